@@ -1,0 +1,20 @@
+"""Shared fixtures: seeded RNGs and a clean Gin state for every test."""
+
+from __future__ import annotations
+
+import random
+
+import gin
+import numpy as np
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _seed_and_clean_gin() -> None:
+    random.seed(0)
+    np.random.seed(0)
+    torch.manual_seed(0)
+    gin.clear_config()
+    yield
+    gin.clear_config()
