@@ -14,6 +14,7 @@ class Metric(ABC):
 
     unit: str = ""
     higher_is_better: bool = True
+    ideal: float | None = None  # a target value rather than a direction (amplitude ratio: 100 %)
 
     @abstractmethod
     def __call__(self, reference: np.ndarray, estimate: np.ndarray, sample_rate: int) -> float:
