@@ -1,0 +1,37 @@
+"""DAC encoder (Kumar et al. 2023): Snake residual units, width doubling at every stride."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor
+
+from codecbench.encoders.base import ENCODERS, Encoder
+from codecbench.nn.dac_blocks import build_dac_encoder
+from codecbench.nn.validation import check_audio, check_strides, hop_of
+from codecbench.streaming import StreamingModule
+
+
+@ENCODERS.register("dac")
+class DACEncoder(Encoder, StreamingModule[None]):
+    """DAC encoder: Snake residual units, channels double per stride (defaults: DAC 16 kHz, 50 Hz)."""
+
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        strides: Sequence[int] = (2, 4, 5, 8),
+        channels: int = 64,
+        latent_dim: int = 64,
+        causal: bool = False,
+    ) -> None:
+        super().__init__()
+        self.strides = check_strides(strides, "dac encoder")
+        self.sample_rate = sample_rate
+        self.hop_length = hop_of(self.strides)
+        self.latent_dim = latent_dim
+        self.causal = causal
+        self.layers = build_dac_encoder(channels, self.strides, latent_dim, causal)
+
+    def forward(self, audio: Tensor) -> Tensor:
+        check_audio(audio, "dac encoder")
+        return self.layers(audio)
