@@ -74,9 +74,19 @@ def register_torch_configurables() -> None:
                 gin.external_configurable(getattr(module, name), module=module_name)
 
 
+def register_audio_configurables() -> None:
+    """Make the loudness normaliser configurable, e.g. ``codecbench.datasets.folder.normalize =
+    @codecbench.audio.LoudnessNormalizer()`` with ``codecbench.audio.LoudnessNormalizer.method = 'lufs'``."""
+    from codecbench.audio.loudness import LoudnessNormalizer
+
+    if not gin.config._REGISTRY.get("codecbench.audio.LoudnessNormalizer"):
+        gin.external_configurable(LoudnessNormalizer, module="codecbench.audio")
+
+
 def load_all_components() -> None:
     """Import every built-in family, the torch optimisers and schedulers, then the plugins."""
     register_torch_configurables()
+    register_audio_configurables()
     for module in BUILTIN_FAMILY_MODULES:
         importlib.import_module(module)
     from codecbench.plugins import load_plugins

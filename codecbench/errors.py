@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from codecbench.audio.io import AudioReadError
 from codecbench.config import RecipeError
 from codecbench.registry import RegistryError
 
@@ -10,4 +11,4 @@ class CodecbenchError(Exception):
     """Base for codecbench's own user-facing errors (bad file, bad checkpoint, bad arguments)."""
 
 
-UserFacingError = (CodecbenchError, RecipeError, RegistryError, FileNotFoundError)
+UserFacingError = (CodecbenchError, RecipeError, RegistryError, FileNotFoundError, AudioReadError)

@@ -84,3 +84,11 @@ def test_saved_config_round_trips(recipe_dir: Path) -> None:
     gin.clear_config()
     parse_config_text(saved, ["codecbench_test_config.build.name = 'override'"])
     assert build() == (7, "override", ())
+
+
+def test_loudness_normaliser_is_configurable(tmp_path: Path) -> None:
+    write(tmp_path / "loud.gin", "codecbench_test_config.build.name = @codecbench.audio.LoudnessNormalizer()\n"
+                                 "codecbench.audio.LoudnessNormalizer.method = 'lufs'\n")
+    parse_recipe(tmp_path / "loud.gin")
+    normalizer = build()[1]
+    assert normalizer.method == "lufs" and normalizer.target_db == -16.0
