@@ -152,16 +152,31 @@ def kmeans_plus_plus(samples: Tensor, num_clusters: int) -> Tensor:
     return centroids
 
 
+KMEANS_PLUS_PLUS_MAX_CLUSTERS = 256
+
+
 def kmeans(
     samples: Tensor, num_clusters: int, iters: int, max_elements: int = DEFAULT_MAX_ELEMENTS
 ) -> tuple[Tensor, Tensor]:
-    """Lloyd's k-means from a k-means++ seeding: (centroids [K, d], cluster sizes [K]) in float32.
+    """Lloyd's k-means: (centroids [K, d], cluster sizes [K]) in float32. Uses the global torch RNG.
 
-    An empty cluster keeps its previous centroid. Uses the global torch RNG.
+    Seeding is k-means++ for up to 256 clusters; for larger codebooks its K sequential passes cost more
+    than the Lloyd iterations, so centroids start from distinct random samples (as EnCodec). With no more
+    samples than clusters, k-means is degenerate: every sample becomes a centroid, the remaining
+    centroids are random samples, and no Lloyd iteration runs (dead-code restarts then spread them).
+    An empty cluster keeps its previous centroid.
     """
     with _fp32(samples.device):
         samples = samples.detach().float()
-        centroids = kmeans_plus_plus(samples, num_clusters)
+        n = samples.shape[0]
+        if n <= num_clusters:
+            extra = torch.randint(n, (num_clusters - n,), device=samples.device)
+            centroids = torch.cat([samples, samples[extra]])
+            return centroids, code_counts(nearest_code(samples, centroids, max_elements), num_clusters)
+        if num_clusters <= KMEANS_PLUS_PLUS_MAX_CLUSTERS:
+            centroids = kmeans_plus_plus(samples, num_clusters)
+        else:
+            centroids = samples[torch.randperm(n, device=samples.device)[:num_clusters]]
         for _ in range(iters):
             index = nearest_code(samples, centroids, max_elements)
             counts = code_counts(index, num_clusters)
