@@ -25,4 +25,4 @@ def test_large_codebook_init_is_random_samples_then_lloyd() -> None:
     centroids, counts = kmeans(samples, 300, iters=20)
     assert counts.sum() == 3000
     error = torch.cdist(samples, centroids).min(dim=1).values.pow(2).mean()
-    assert error < 1.0  # far below the data variance (~100 per dim)
+    assert error < 0.02 * samples.var(0).sum()  # Lloyd from random samples: within 2 % of the data variance
