@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 
-from torch import Tensor, nn
+from torch import Tensor
 
+from codecbench.encoders.base import Framed
 from codecbench.registry import Registry
 
 
-class Decoder(nn.Module, ABC):
+class Decoder(Framed):
     """Maps a latent sequence back to audio; mirrors an encoder's strides."""
-
-    sample_rate: int
-    hop_length: int
-    latent_dim: int
-    causal: bool = False
-
-    @property
-    def frame_rate(self) -> float:
-        return self.sample_rate / self.hop_length
 
     @abstractmethod
     def forward(self, latent: Tensor) -> Tensor: ...

@@ -1,4 +1,4 @@
-"""Encoder contract: waveform [B, 1, T] -> latent frames [B, D, T / hop_length]."""
+"""Encoder contract: waveform [B, 1, T] -> latent frames [B, D, ceil(T / hop_length)]."""
 
 from __future__ import annotations
 
@@ -9,12 +9,8 @@ from torch import Tensor, nn
 from codecbench.registry import Registry
 
 
-class Encoder(nn.Module, ABC):
-    """Maps audio to a latent sequence at ``frame_rate`` frames per second.
-
-    Implementations set ``sample_rate``, ``hop_length`` (product of strides) and
-    ``latent_dim``. Inputs are a multiple of ``hop_length`` long (the Codec pads).
-    """
+class Framed(nn.Module, ABC):
+    """Shared by encoders and decoders: the sample rate, the hop between latent frames, the latent size."""
 
     sample_rate: int
     hop_length: int
@@ -24,6 +20,13 @@ class Encoder(nn.Module, ABC):
     @property
     def frame_rate(self) -> float:
         return self.sample_rate / self.hop_length
+
+
+class Encoder(Framed):
+    """Maps audio to a latent sequence at ``frame_rate`` frames per second.
+
+    Implementations set ``sample_rate``, ``hop_length`` (product of strides) and ``latent_dim``.
+    """
 
     @abstractmethod
     def forward(self, audio: Tensor) -> Tensor: ...
