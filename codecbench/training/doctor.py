@@ -189,7 +189,6 @@ class History:
         self.active: frozenset[str] = frozenset()  # diagnoses active before this record (for hysteresis)
         self.first: dict[tuple[str, str], float] = {}  # first finite value per (kind, key)
         self.last_finite: dict[tuple[str, str], float] = {}  # latest finite value per (kind, key)
-        self.totals: dict[tuple[str, str], tuple[float, int]] = {}  # sum and count of finite values
         self.measures: dict[str, Measure] = {name: Measure() for name in ("reconstruction", "mel_distance", "snr")}
 
     def add(self, record: StepRecord) -> None:
@@ -200,8 +199,6 @@ class History:
                 slot = (record.kind, key)
                 self.first.setdefault(slot, value)
                 self.last_finite[slot] = value
-                total, count = self.totals.get(slot, (0.0, 0))
-                self.totals[slot] = (total + value, count + 1)
         if record.kind == "train":
             reconstruction = _reconstruction_sum(record)
             if reconstruction is not None:
@@ -224,10 +221,6 @@ class History:
             if key in record.values:
                 found.append((record.step, record.values[key]))
         return found[::-1]
-
-    def mean(self, kind: str, key: str) -> float:
-        total, count = self.totals.get((kind, key), (0.0, 0))
-        return total / count if count else math.nan
 
     def latest(self, kind: str) -> StepRecord | None:
         rows = self.records[kind]
@@ -270,6 +263,11 @@ def _window(history: History, key: str, count: int, since_step: int) -> list[tup
 
 def _finite(values: Iterable[float]) -> list[float]:
     return [v for v in values if math.isfinite(v)]
+
+
+def _median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2] if ordered else math.nan
 
 
 def _levels(record: StepRecord) -> list[int]:
@@ -505,8 +503,8 @@ def check_loudness(history: History, t: Thresholds, sizes: Sequence[int]) -> Fin
     levels = [r.values["input_rms_dbfs"] for r in recent]
     if not all(math.isfinite(v) for v in levels):
         return None
-    mean = sum(levels) / len(levels)
-    evidence = {"input_rms_dbfs": mean, "target_dbfs": t.loudness_target_dbfs}
+    level = _median(levels)  # one batch with a silent item must not decide
+    evidence = {"input_rms_dbfs": level, "target_dbfs": t.loudness_target_dbfs}
     peak_spread = [r.values.get("input_peak_dbfs_std", math.nan) for r in recent]
     rms_spread = [r.values.get("input_rms_dbfs_std", math.nan) for r in recent]
     rms_spread_mean = sum(rms_spread) / len(rms_spread)
@@ -522,20 +520,21 @@ def check_loudness(history: History, t: Thresholds, sizes: Sequence[int]) -> Fin
             "pipeline and let the dataset's normaliser bring every item to the -16 dBFS RMS target "
             "(codecbench.datasets.folder.normalize, the default); inference uses the same normaliser.",
         )
-    if abs(mean - t.loudness_target_dbfs) > t.loudness_tolerance_db:
+    if abs(level - t.loudness_target_dbfs) > t.loudness_tolerance_db:
         return Finding(
-            f"training input is at {mean:.1f} dBFS RMS, {mean - t.loudness_target_dbfs:+.1f} dB from the "
+            f"training input is at {level:.1f} dBFS RMS, {level - t.loudness_target_dbfs:+.1f} dB from the "
             f"{t.loudness_target_dbfs:g} dBFS target",
             evidence,
         )
     validation = history.latest("validation")
     if validation is not None and "input_rms_dbfs" in validation.values:
         val_level = validation.values["input_rms_dbfs"]
-        train_mean = history.mean("monitor", "input_rms_dbfs")
-        if math.isfinite(val_level) and abs(val_level - train_mean) > t.validation_loudness_db:
-            evidence.update(validation_input_rms_dbfs=val_level, train_input_rms_dbfs=train_mean)
+        train_levels = _finite(r.values.get("input_rms_dbfs", math.nan) for r in history.last("monitor", 50))
+        train_level = _median(train_levels)
+        if math.isfinite(val_level) and abs(val_level - train_level) > t.validation_loudness_db:
+            evidence.update(validation_input_rms_dbfs=val_level, train_input_rms_dbfs=train_level)
             return Finding(
-                f"validation audio is at {val_level:.1f} dBFS RMS but training audio at {train_mean:.1f} dBFS",
+                f"validation audio is at {val_level:.1f} dBFS RMS but training audio at {train_level:.1f} dBFS",
                 evidence,
             )
     return None

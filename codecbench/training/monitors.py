@@ -31,6 +31,27 @@ def signal_monitors(reference: Tensor, reconstruction: Tensor) -> dict[str, floa
     }
 
 
+def loudness_spread_monitors(reference: Tensor) -> dict[str, float]:
+    """Per-item level statistics of the input batch (dB): RMS spread, mean peak and peak spread.
+
+    Equal peaks with varying RMS across items is the signature of per-item peak normalisation.
+    """
+    flat = reference.detach().float().reshape(reference.shape[0], -1)
+    rms_db = 20.0 * torch.log10(flat.pow(2).mean(-1).sqrt().clamp_min(1e-10))
+    peak_db = 20.0 * torch.log10(flat.abs().amax(-1).clamp_min(1e-10))
+    return {
+        "input_rms_dbfs_std": float(rms_db.std(unbiased=False)),
+        "input_peak_dbfs": float(peak_db.mean()),
+        "input_peak_dbfs_std": float(peak_db.std(unbiased=False)),
+    }
+
+
+def parameter_norm(module: torch.nn.Module) -> float:
+    """L2 norm of all parameters of ``module``: a network that never changes was never stepped."""
+    norms = [p.detach().float().norm() for p in module.parameters()]
+    return float(torch.linalg.vector_norm(torch.stack(norms))) if norms else 0.0
+
+
 def codebook_monitors(metrics: Mapping[str, Tensor], codebook_sizes: Sequence[int]) -> dict[str, float]:
     """The quantizer's own scalar metrics under ``codebook/``, plus ``qN/dead_fraction`` from ``qN/dead``."""
     values: dict[str, float] = {}

@@ -46,7 +46,12 @@ from codecbench.training.distributed import (
 from codecbench.training.ema import WeightEMA
 from codecbench.training.errors import TrainingConfigError
 from codecbench.training.loggers import METRICS_FILE, JsonlLogger, LoggerGroup, ProgressDisplay, WandbLogger
-from codecbench.training.monitors import codebook_monitors, signal_monitors
+from codecbench.training.monitors import (
+    codebook_monitors,
+    loudness_spread_monitors,
+    parameter_norm,
+    signal_monitors,
+)
 from codecbench.training.schedules import WarmupScheduler
 from codecbench.training.signals import StopSignal
 from codecbench.training.steps import (
@@ -511,6 +516,10 @@ class Trainer:
         adversary: bool,
     ) -> dict[str, float]:
         values = signal_monitors(batch, output.audio)
+        values.update(loudness_spread_monitors(batch))
+        values["param_norm/generator"] = parameter_norm(self.codec)
+        if self.discriminator is not None:
+            values["param_norm/discriminator"] = parameter_norm(self.discriminator)
         values.update(codebook_monitors(output.metrics, self.codebook_sizes))
         values.update(g.monitors)
         values["adversary_active"] = float(adversary)
