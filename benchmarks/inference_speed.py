@@ -224,6 +224,11 @@ def main() -> int:
     parser.add_argument(
         "--dtypes", default="float32,bfloat16", help="comma-separated: float32, bfloat16 (CPU autocast)"
     )
+    parser.add_argument("--classic", action="store_true",
+                        help="also time Opus and Codec2 against a tiny codecbench codec on the same audio "
+                             "(benchmarks/classic_codecs_speed.py; needs opus-tools and codec2)")
+    parser.add_argument("--classic-audio", type=Path, default=None,
+                        help="audio file for --classic (default: a synthetic voiced signal)")
     parser.add_argument("--worker", nargs=4, metavar=("CONFIG", "OP", "THREADS", "DTYPE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -261,6 +266,13 @@ def main() -> int:
                 f"{config}: round trip {round_trip:.2f}x real time on 2 threads; reference ~{ref}x -> "
                 f"{round_trip / ref:.2f}x the reference (target {TARGET_SPEEDUP}x){warning}"
             )
+    classic = None
+    if args.classic:
+        from classic_codecs_speed import Settings, format_table, run_benchmark
+
+        classic_result = run_benchmark(args.classic_audio, Settings(seconds=args.seconds))
+        print(format_table(classic_result))
+        classic = asdict(classic_result)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "benchmark": "inference_speed",
@@ -271,6 +283,7 @@ def main() -> int:
         "the uncontended 1-thread speed when other processes share the CPU (see load_average_*)",
         "results": [asdict(r) for r in results],
         "comparison": comparison,
+        "classic_codecs": classic,
     }
     args.json.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"wrote {args.json}")
