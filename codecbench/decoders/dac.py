@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor
 
 from codecbench.decoders.base import DECODERS, Decoder
+from codecbench.nn.conv import to_time_major
 from codecbench.nn.dac_blocks import build_dac_decoder
 from codecbench.nn.validation import check_latent, check_strides, hop_of
 from codecbench.streaming import StreamingModule
@@ -37,4 +39,6 @@ class DACDecoder(Decoder, StreamingModule[None]):
 
     def forward(self, latent: Tensor) -> Tensor:
         check_latent(latent, self.latent_dim, "dac decoder")
-        return self.layers(latent)
+        if torch.is_grad_enabled() or self.is_streaming:
+            return self.layers(latent)
+        return self.layers(to_time_major(latent))  # inference: time-major activations (see nn.conv)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor
 
 from codecbench.encoders.base import ENCODERS, Encoder
+from codecbench.nn.conv import to_time_major
 from codecbench.nn.dac_blocks import build_dac_encoder
 from codecbench.nn.validation import check_audio, check_strides, hop_of
 from codecbench.streaming import StreamingModule
@@ -34,4 +36,9 @@ class DACEncoder(Encoder, StreamingModule[None]):
 
     def forward(self, audio: Tensor) -> Tensor:
         check_audio(audio, "dac encoder")
-        return self.layers(audio)
+        if torch.is_grad_enabled() or self.is_streaming:
+            return self.layers(audio)
+        x = to_time_major(self.layers[0](audio))  # inference: time-major activations (see nn.conv)
+        for layer in self.layers[1:]:
+            x = layer(x)
+        return x.contiguous()

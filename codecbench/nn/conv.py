@@ -3,6 +3,11 @@
 Padding follows SEANet/EnCodec: a convolution with stride ``s`` maps ``T`` samples to
 ``ceil(T / s)`` frames. Causal layers pad on the left only (zeros) and can stream; non-causal
 layers split the padding (the extra right padding keeps the last partial frame).
+
+Layout: without gradients, an input stored time-major (``[B, C, T]`` with channel stride 1, see
+:func:`to_time_major`) runs as a channels-last 2-D convolution and stays time-major. On CPU oneDNN's
+channels-last kernels are 1.2-2.5x faster than its ``[B, C, T]`` ones for these shapes, transposed and
+strided convolutions gaining most. Same arithmetic per output (a different summation order at most).
 """
 
 from __future__ import annotations
@@ -42,6 +47,63 @@ def pad1d(x: Tensor, left: int, right: int, mode: str = "constant") -> Tensor:
     if mode == "constant":
         return F.pad(x, (left, right))
     return F.pad(x, (left, right), mode=mode)
+
+
+def is_time_major(x: Tensor) -> bool:
+    """Whether ``x`` [B, C, T] (C > 1) is stored frame by frame: channel stride 1, time stride >= C."""
+    return x.dim() == 3 and x.shape[1] > 1 and x.stride(1) == 1 and x.stride(2) >= x.shape[1]
+
+
+def to_time_major(x: Tensor) -> Tensor:
+    """``x`` [B, C, T] with the same values, stored time-major (a copy unless it already is)."""
+    if x.dim() != 3 or x.shape[1] == 1 or is_time_major(x):
+        return x
+    return x.transpose(1, 2).contiguous().transpose(1, 2)
+
+
+def _fast_layout(x: Tensor) -> bool:
+    """Use the channels-last kernels: no autograd graph to record and a time-major input."""
+    return not torch.is_grad_enabled() and is_time_major(x)
+
+
+FOLD_DILATION_MIN_CHANNELS = 384
+"""From this width on, oneDNN's dilated channels-last kernel is slower than an undilated one on folded time."""
+
+
+def conv1d_time_major(
+    x: Tensor, weight: Tensor, bias: Tensor | None, stride: int, left: int, right: int, dilation: int, groups: int
+) -> Tensor:
+    """``conv1d`` of time-major ``x`` zero-padded by (left, right), as a channels-last conv2d; time-major result."""
+    foldable = stride == 1 and left % dilation == 0 and right % dilation == 0
+    if dilation > 1 and foldable and x.shape[1] >= FOLD_DILATION_MIN_CHANNELS:
+        return _dilated_conv_folded(x, weight, bias, left // dilation, right // dilation, dilation, groups)
+    x4 = x.unsqueeze(2)
+    if left != right:
+        x4, left = F.pad(x4, (left, right)), 0
+    return F.conv2d(x4, weight.unsqueeze(2), bias, (1, stride), (0, left), (1, dilation), groups).squeeze(2)
+
+
+def _dilated_conv_folded(
+    x: Tensor, weight: Tensor, bias: Tensor | None, left: int, right: int, dilation: int, groups: int
+) -> Tensor:
+    """Dilated stride-1 conv as an undilated one: time t = i * d + r becomes the grid [i, r], taps run along i.
+
+    Time is zero-extended to a multiple of ``dilation`` (those samples lie in the zero padding anyway);
+    ``left`` and ``right`` are the paddings in units of ``dilation``. Exact: the same products and sums.
+    """
+    batch, channels, length = x.shape
+    rows = -(-length // dilation)
+    frames = x.transpose(1, 2)  # [B, T, C], contiguous rows when time-major
+    if rows * dilation != length or not frames[0].is_contiguous():
+        padded = x.new_zeros(batch, rows * dilation, channels)
+        padded[:, :length].copy_(frames)
+        frames = padded
+    grid = frames.reshape(batch, rows, dilation, channels).permute(0, 3, 1, 2)  # channels-last [B, C, rows, d]
+    out_length = length + (left + right - weight.shape[-1] + 1) * dilation
+    if left != right:
+        grid, left = F.pad(grid, (0, 0, left, right)), 0
+    y = F.conv2d(grid, weight.unsqueeze(3), bias, 1, (left, 0), 1, groups)  # [B, C_out, rows', d]
+    return y.permute(0, 2, 3, 1).reshape(batch, y.shape[2] * dilation, -1)[:, :out_length].transpose(1, 2)
 
 
 def _check_pad_mode(pad_mode: str) -> None:
@@ -105,8 +167,10 @@ class Conv1d(StreamingModule[ConvState]):
         else:
             left = self.padding_total - self.padding_total // 2
             right = self.padding_total // 2 + extra
+        conv = self.conv
+        if self.pad_mode == "constant" and _fast_layout(x):
+            return conv1d_time_major(x, conv.weight, conv.bias, self.stride, left, right, conv.dilation[0], conv.groups)
         if left == right and self.pad_mode == "constant":  # let the conv kernel pad: no copy of the input
-            conv = self.conv
             return F.conv1d(x, conv.weight, conv.bias, self.stride, left, conv.dilation, conv.groups)
         return self.conv(pad1d(x, left, right, self.pad_mode))
 
@@ -174,7 +238,12 @@ class ConvTranspose1d(StreamingModule[ConvTransposeState]):
     def forward(self, x: Tensor) -> Tensor:
         if self.is_streaming:
             return self._forward_streaming(x)
-        y = self.convtr(x)
+        if _fast_layout(x):
+            convtr = self.convtr
+            weight, bias = convtr.weight.unsqueeze(2), convtr.bias
+            y = F.conv_transpose2d(x.unsqueeze(2), weight, bias, (1, self.stride), groups=convtr.groups).squeeze(2)
+        else:
+            y = self.convtr(x)
         if self.causal:
             left, right = 0, self.padding_total
         else:
