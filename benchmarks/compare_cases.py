@@ -143,8 +143,8 @@ def ours_inference(config: str, operation: str, seconds: float, compile: bool = 
 
     codec = prepare_for_inference(build_ours(config))
     if compile:
-        codec.encoder.layers = torch.compile(codec.encoder.layers)
-        codec.decoder.layers = torch.compile(codec.decoder.layers)
+        codec.encoder = torch.compile(codec.encoder)
+        codec.decoder = torch.compile(codec.decoder)
     audio = test_audio(1, int(seconds * SAMPLE_RATE))
     if operation == "encode":
         return lambda: codec.encode(audio)

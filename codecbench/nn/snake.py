@@ -68,6 +68,9 @@ def empty_like_layout(x: Tensor) -> Tensor:
 def _snake_into(x: Tensor, alpha: Tensor, eps: float, out: Tensor) -> Tensor:
     """Write snake(x) into ``out`` (a fresh buffer, or ``x`` itself); chunked when the layout allows."""
     inv = (alpha + eps).reciprocal()
+    if torch.compiler.is_compiling():  # the compiler fuses the plain formula itself; it cannot trace out=
+        y = torch.addcmul(x, torch.sin(x * alpha).square(), inv)
+        return out.copy_(y)
     chunks = _chunks(x, out, alpha, inv) if x.numel() > CHUNK_ELEMENTS else None
     in_place = out is x
     for xc, oc, ac, ic in chunks or [(x, out, alpha, inv)]:
