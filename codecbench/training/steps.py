@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 from torch.optim import Optimizer
+from torch.profiler import record_function
 
 from codecbench.balancers.base import Balancer
 from codecbench.losses.base import LossInputs, LossTerm
@@ -84,6 +85,7 @@ def frozen(module: nn.Module | None) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
+@record_function("optimizer_update")
 def apply_update(parts: OptimizerParts, info: DistInfo, count_bad: bool = False) -> UpdateResult:
     """All-reduce gradients, measure their norm, clip, step (unless non-finite) and advance the schedule."""
     sync_gradients(parts.parameters, info)
@@ -103,6 +105,7 @@ def apply_update(parts: OptimizerParts, info: DistInfo, count_bad: bool = False)
     return UpdateResult(grad_norm=norm.detach(), skipped=skipped, nonfinite_grads=bad)
 
 
+@record_function("discriminator_step")
 def discriminator_step(
     *,
     discriminator: nn.Module,
@@ -140,6 +143,7 @@ def split_losses(
     return at_output, direct
 
 
+@record_function("generator_step")
 def generator_step(
     *,
     output: CodecOutput,
@@ -177,7 +181,8 @@ def generator_step(
     at_output, direct = split_losses(values, active, output)
     penalty_weight = float(getattr(balancer, "weights", {}).get(PENALTY, 1.0))  # balancers weight direct losses
     probe = LatentGradientProbe(output.latent, output.penalty, penalty_weight) if measure else None
-    result = balancer.backward(at_output, output.audio, direct, measure_shares=measure)
+    with record_function("generator_backward"):
+        result = balancer.backward(at_output, output.audio, direct, measure_shares=measure)
     update = apply_update(parts, info, count_bad=measure)
     logged = {name: value.detach() for name, value in values.items()}
     logged[PENALTY] = output.penalty.detach().float()
@@ -198,6 +203,7 @@ def generator_step(
     )
 
 
+@record_function("codec_forward")
 def forward_codec(codec: nn.Module, audio: Tensor, autocast: Autocast) -> CodecOutput:
     """The codec's forward pass under ``autocast``, with the reconstruction cast back to float32."""
     with autocast():
