@@ -5,7 +5,7 @@ from codecbench.nn.lstm import StreamingLSTM
 from codecbench.nn.residual import ResidualUnit, dac_residual_unit, seanet_residual_unit
 from codecbench.nn.snake import Snake, snake, snake_reference
 from codecbench.nn.transformer import LayerScale, Transformer, TransformerLayer, WindowedAttention
-from codecbench.nn.weight_norm import apply_weight_norm, has_weight_norm, remove_weight_norm
+from codecbench.nn.weight_norm import apply_weight_norm, has_weight_norm, remove_weight_norm, zero_biases
 
 __all__ = [
     "Conv1d",
@@ -26,4 +26,5 @@ __all__ = [
     "seanet_residual_unit",
     "snake",
     "snake_reference",
+    "zero_biases",
 ]

@@ -9,6 +9,7 @@ from torch import nn
 from codecbench.nn.conv import Conv1d, ConvTranspose1d
 from codecbench.nn.residual import dac_residual_unit
 from codecbench.nn.snake import Snake
+from codecbench.nn.weight_norm import zero_biases
 
 DILATIONS = (1, 3, 9)
 
@@ -39,7 +40,7 @@ def build_dac_encoder(channels: int, strides: Sequence[int], latent_dim: int, ca
         layers.append(dac_encoder_block(dim, 2 * dim, stride, causal))
         dim *= 2
     layers += [Snake(dim), Conv1d(dim, latent_dim, 3, causal=causal)]
-    return nn.Sequential(*layers)
+    return zero_biases(nn.Sequential(*layers))  # DAC's initialisation
 
 
 def build_dac_decoder(channels: int, strides: Sequence[int], latent_dim: int, causal: bool = False) -> nn.Sequential:
@@ -55,4 +56,4 @@ def build_dac_decoder(channels: int, strides: Sequence[int], latent_dim: int, ca
         layers.append(dac_decoder_block(dim, dim // 2, stride, causal))
         dim //= 2
     layers += [Snake(dim), Conv1d(dim, 1, 7, causal=causal), nn.Tanh()]
-    return nn.Sequential(*layers)
+    return zero_biases(nn.Sequential(*layers))  # DAC's initialisation

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from codecbench.nn.weight_norm import apply_weight_norm
+from codecbench.nn.weight_norm import apply_weight_norm, zero_biases
 from codecbench.quantizers.base import QUANTIZERS
 from codecbench.quantizers.codebook import Codebook, straight_through
 from codecbench.quantizers.residual import Level, LevelOutput, ResidualQuantizer
@@ -52,6 +52,7 @@ class FactorizedLevel(Level):
         super().__init__()
         self.in_proj = apply_weight_norm(nn.Linear(dim, codebook_dim))
         self.out_proj = apply_weight_norm(ColumnLinear(codebook_dim, dim), dim=1)  # norm per output channel
+        zero_biases(self)  # DAC's initialisation: a random in-projection bias sends every frame to one code
         self.codebook = Codebook(
             codebook_dim,
             codebook_size,
