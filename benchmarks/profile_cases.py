@@ -30,7 +30,9 @@ PHASES = ("codec_forward", "discriminator_step", "generator_step", "generator_ba
 
 def profile_case(case: dict[str, Any], warmup: int, reps: int, top: int) -> dict[str, Any]:
     torch.set_num_threads(case["threads"])
-    fn = make_case(case["impl"], case["config"], case["operation"], case["seconds"], case["precision"], case["ref_dirs"])
+    fn = make_case(
+        case["impl"], case["config"], case["operation"], case["seconds"], case["precision"], case["ref_dirs"]
+    )
     for _ in range(warmup):
         fn()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -82,11 +84,13 @@ def main(argv: list[str] | None = None) -> int:
         "ref_dirs": ref_dirs,
     }
     result = profile_case(case, args.warmup, args.reps, args.top)
-    print(f"{args.impl} {args.config} {args.operation} {args.precision}: {result['total_self_cpu_ms_per_iter']:.0f} ms CPU/iter")
+    total_ms = result["total_self_cpu_ms_per_iter"]
+    print(f"{args.impl} {args.config} {args.operation} {args.precision}: {total_ms:.0f} ms operator time per iteration")
     for name, ms in result["phases_ms"].items():
         print(f"  phase {name:<22} {ms:9.1f} ms")
     for row in result["top"]:
-        print(f"  {row['op']:<48} {row['self_cpu_ms_per_iter']:9.1f} ms {100 * row['share']:5.1f} %  x{row['calls_per_iter']:.0f}")
+        share, calls = 100 * row["share"], row["calls_per_iter"]
+        print(f"  {row['op']:<48} {row['self_cpu_ms_per_iter']:9.1f} ms {share:5.1f} %  x{calls:.0f}")
     out = args.json or HERE / "results" / f"profile_{args.impl}_{args.config}_{args.operation}_{args.precision}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
