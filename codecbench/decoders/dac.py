@@ -10,7 +10,7 @@ from torch import Tensor
 from codecbench.decoders.base import DECODERS, Decoder
 from codecbench.nn.conv import to_time_major
 from codecbench.nn.dac_blocks import build_dac_decoder
-from codecbench.nn.validation import check_latent, check_strides, hop_of
+from codecbench.nn.validation import check_latent
 from codecbench.streaming import StreamingModule
 
 
@@ -30,11 +30,7 @@ class DACDecoder(Decoder, StreamingModule[None]):
         causal: bool = False,
     ) -> None:
         super().__init__()
-        self.strides = check_strides(strides, "dac decoder")
-        self.sample_rate = sample_rate
-        self.hop_length = hop_of(self.strides)
-        self.latent_dim = latent_dim
-        self.causal = causal
+        self.set_framing("dac decoder", sample_rate, strides, latent_dim, causal)
         self.layers = build_dac_decoder(channels, self.strides, latent_dim, causal)
 
     def forward(self, latent: Tensor) -> Tensor:

@@ -10,7 +10,7 @@ from codecbench.decoders.base import DECODERS, Decoder
 from codecbench.nn.conv import ConvTranspose1d
 from codecbench.nn.seanet_blocks import build_seanet_decoder
 from codecbench.nn.transformer import Transformer
-from codecbench.nn.validation import check_latent, check_strides, hop_of
+from codecbench.nn.validation import check_latent
 from codecbench.streaming import StreamingModule
 
 
@@ -34,13 +34,7 @@ class MimiDecoder(Decoder, StreamingModule[None]):
         residual_layers: int = 1,
     ) -> None:
         super().__init__()
-        self.strides = check_strides(strides, "mimi decoder")
-        if downsample_stride < 1:
-            raise ValueError(f"mimi decoder: downsample_stride must be >= 1, got {downsample_stride}")
-        self.sample_rate = sample_rate
-        self.hop_length = hop_of(self.strides, downsample_stride)
-        self.latent_dim = latent_dim
-        self.causal = causal
+        self.set_framing("mimi decoder", sample_rate, strides, latent_dim, causal, downsample_stride)
         self.upsample = (
             ConvTranspose1d(
                 latent_dim,

@@ -8,7 +8,7 @@ from torch import Tensor
 
 from codecbench.decoders.base import DECODERS, Decoder
 from codecbench.nn.seanet_blocks import build_seanet_decoder
-from codecbench.nn.validation import check_latent, check_strides, hop_of
+from codecbench.nn.validation import check_latent
 from codecbench.streaming import StreamingModule
 
 
@@ -33,11 +33,7 @@ class SEANetDecoder(Decoder, StreamingModule[None]):
         compress: int = 2,
     ) -> None:
         super().__init__()
-        self.strides = check_strides(strides, "seanet decoder")
-        self.sample_rate = sample_rate
-        self.hop_length = hop_of(self.strides)
-        self.latent_dim = latent_dim
-        self.causal = causal
+        self.set_framing("seanet decoder", sample_rate, strides, latent_dim, causal)
         self.layers = build_seanet_decoder(
             channels,
             self.strides,

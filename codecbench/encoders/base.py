@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 
 from torch import Tensor, nn
 
+from codecbench.nn.validation import check_strides, hop_of
 from codecbench.registry import Registry
 
 
@@ -20,6 +22,18 @@ class Framed(nn.Module, ABC):
     @property
     def frame_rate(self) -> float:
         return self.sample_rate / self.hop_length
+
+    def set_framing(
+        self, who: str, sample_rate: int, strides: Sequence[int], latent_dim: int, causal: bool, extra_stride: int = 1
+    ) -> None:
+        """Check ``strides`` (errors name ``who``) and set the rate, strides, hop, latent size and causality."""
+        self.strides = check_strides(strides, who)
+        if extra_stride < 1:
+            raise ValueError(f"{who}: downsample_stride must be >= 1, got {extra_stride}")
+        self.sample_rate = sample_rate
+        self.hop_length = hop_of(self.strides, extra_stride)
+        self.latent_dim = latent_dim
+        self.causal = causal
 
 
 class Encoder(Framed):

@@ -10,7 +10,7 @@ from torch import Tensor
 from codecbench.encoders.base import ENCODERS, Encoder
 from codecbench.nn.conv import to_time_major
 from codecbench.nn.dac_blocks import build_dac_encoder
-from codecbench.nn.validation import check_audio, check_strides, hop_of
+from codecbench.nn.validation import check_audio
 from codecbench.streaming import StreamingModule
 
 
@@ -27,11 +27,7 @@ class DACEncoder(Encoder, StreamingModule[None]):
         causal: bool = False,
     ) -> None:
         super().__init__()
-        self.strides = check_strides(strides, "dac encoder")
-        self.sample_rate = sample_rate
-        self.hop_length = hop_of(self.strides)
-        self.latent_dim = latent_dim
-        self.causal = causal
+        self.set_framing("dac encoder", sample_rate, strides, latent_dim, causal)
         self.layers = build_dac_encoder(channels, self.strides, latent_dim, causal)
 
     def forward(self, audio: Tensor) -> Tensor:

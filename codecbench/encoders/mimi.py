@@ -10,7 +10,7 @@ from codecbench.encoders.base import ENCODERS, Encoder
 from codecbench.nn.conv import Conv1d
 from codecbench.nn.seanet_blocks import build_seanet_encoder
 from codecbench.nn.transformer import Transformer
-from codecbench.nn.validation import check_audio, check_strides, hop_of
+from codecbench.nn.validation import check_audio
 from codecbench.streaming import StreamingModule
 
 
@@ -34,13 +34,7 @@ class MimiEncoder(Encoder, StreamingModule[None]):
         residual_layers: int = 1,
     ) -> None:
         super().__init__()
-        self.strides = check_strides(strides, "mimi encoder")
-        if downsample_stride < 1:
-            raise ValueError(f"mimi encoder: downsample_stride must be >= 1, got {downsample_stride}")
-        self.sample_rate = sample_rate
-        self.hop_length = hop_of(self.strides, downsample_stride)
-        self.latent_dim = latent_dim
-        self.causal = causal
+        self.set_framing("mimi encoder", sample_rate, strides, latent_dim, causal, downsample_stride)
         self.seanet = build_seanet_encoder(
             channels, self.strides, latent_dim, causal, residual_layers=residual_layers, last_kernel_size=3
         )

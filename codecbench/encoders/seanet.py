@@ -8,7 +8,7 @@ from torch import Tensor
 
 from codecbench.encoders.base import ENCODERS, Encoder
 from codecbench.nn.seanet_blocks import build_seanet_encoder
-from codecbench.nn.validation import check_audio, check_strides, hop_of
+from codecbench.nn.validation import check_audio
 from codecbench.streaming import StreamingModule
 
 
@@ -29,11 +29,7 @@ class SEANetEncoder(Encoder, StreamingModule[None]):
         compress: int = 2,
     ) -> None:
         super().__init__()
-        self.strides = check_strides(strides, "seanet encoder")
-        self.sample_rate = sample_rate
-        self.hop_length = hop_of(self.strides)
-        self.latent_dim = latent_dim
-        self.causal = causal
+        self.set_framing("seanet encoder", sample_rate, strides, latent_dim, causal)
         self.layers = build_seanet_encoder(
             channels,
             self.strides,
