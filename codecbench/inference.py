@@ -336,12 +336,7 @@ def gain_from_statistics(normalizer: LoudnessNormalizer, mean_square: float, pea
     if not (math.isfinite(mean_square) and math.isfinite(peak)):
         raise InferenceError("the input contains NaN or Inf samples; cannot normalise its loudness")
     loudness = 10.0 * math.log10(mean_square) if mean_square > 0 else -math.inf
-    if not loudness > normalizer.silence_db:
-        return 0.0
-    gain = normalizer.target_db - loudness
-    if normalizer.peak_limit is not None:
-        gain = min(gain, 20.0 * math.log10(normalizer.peak_limit / peak))
-    return gain
+    return normalizer.gain_from_levels(loudness, peak)[0]
 
 
 def _storable_gain(gain_db: float) -> float:

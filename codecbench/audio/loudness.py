@@ -259,16 +259,25 @@ class LoudnessNormalizer:
         loudness = self.measure(audio, sample_rate)
         if not loudness > self.silence_db:  # also catches -inf
             return NormalizedAudio(audio, 0.0, loudness, silent=True, limited=False)
-        gain = self.target_db + offset_db - loudness
-        limited = False
+        item_peak = peak(audio) if self.peak_limit is not None else 0.0
+        gain, limited = self.gain_from_levels(loudness, item_peak, offset_db)
+        return NormalizedAudio(audio, gain, loudness, silent=False, limited=limited)
+
+    def gain_from_levels(self, loudness_db: float, item_peak: float, offset_db: float = 0.0) -> tuple[float, bool]:
+        """(gain in dB, whether the peak limit lowered it) for an item of this loudness and peak; 0 dB if silent.
+
+        The one formula behind :meth:`gain_for`, also used where the levels were measured in a streamed pass.
+        """
+        if not loudness_db > self.silence_db:
+            return 0.0, False
+        gain = self.target_db + offset_db - loudness_db
         if self.peak_limit is not None:
-            item_peak = peak(audio)
             if not math.isfinite(item_peak):
                 raise ValueError("audio contains NaN or Inf; cannot normalise it")
             ceiling = 20.0 * math.log10(self.peak_limit / item_peak)
             if gain > ceiling:
-                gain, limited = ceiling, True
-        return NormalizedAudio(audio, gain, loudness, silent=False, limited=limited)
+                return ceiling, True
+        return gain, False
 
     def normalize(self, audio: Audio, sample_rate: int | None = None, *, offset_db: float = 0.0) -> NormalizedAudio:
         """Normalise one item ([T] or [C, T]) to ``target_db + offset_db``."""
