@@ -26,7 +26,7 @@ from codecbench.audio.loudness import (
 from codecbench.audio.resample import resampled_length
 from codecbench.data.base import DATASETS
 from codecbench.data.sources import SourceFile, collect_sources
-from codecbench.data.split import SPLITS, select_split
+from codecbench.data.split import FIXED_CROP_SPLITS, SPLITS, select_split
 
 SHORT_FILE_POLICIES = ("pad", "skip")
 _TRAIN_STREAM, _VALIDATION_STREAM = 0, 1
@@ -218,7 +218,7 @@ class FolderDataset(Dataset):
         return int(self._epoch[0])
 
     def set_epoch(self, epoch: int) -> None:
-        """Select the epoch whose crops are drawn (ignored by the validation split)."""
+        """Select the epoch whose crops are drawn (ignored by the fixed-crop splits)."""
         self._epoch[0] = int(epoch)
 
     def __len__(self) -> int:
@@ -235,9 +235,14 @@ class FolderDataset(Dataset):
         )
 
     # -- drawing ----------------------------------------------------------------------------------------------
+    @property
+    def fixed_crops(self) -> bool:
+        """Validation-style drawing: the same crops every epoch, files in turn, no gain augmentation."""
+        return self.split in FIXED_CROP_SPLITS
+
     def rng_for(self, index: int) -> np.random.Generator:
         """The item's own generator, from (seed, split stream, epoch, index) only."""
-        if self.split == "validation":
+        if self.fixed_crops:
             entropy = [self.seed, _VALIDATION_STREAM, 0, index]
         else:
             entropy = [self.seed, _TRAIN_STREAM, self.epoch, index]
@@ -245,7 +250,7 @@ class FolderDataset(Dataset):
 
     def _pick_file(self, rng: np.random.Generator, index: int, attempt: int) -> AudioFile:
         for draw in range(_MAX_FILE_DRAWS):
-            if self.split == "validation":
+            if self.fixed_crops:
                 position = (index + attempt + draw) % len(self.files)
             else:
                 position = int(np.searchsorted(self._cumulative_weights, rng.random(), side="right"))
@@ -293,7 +298,7 @@ class FolderDataset(Dataset):
                 break
         assert best is not None
         level, file, start, audio = best
-        offset = random_gain_db(rng, self.gain_augmentation_db) if self.split != "validation" else 0.0
+        offset = 0.0 if self.fixed_crops else random_gain_db(rng, self.gain_augmentation_db)
         if self.normalize is not None:
             result = self.normalize.normalize(audio, self.sample_rate, offset_db=offset)
             audio, gain = np.ascontiguousarray(result.audio, dtype=np.float32), result.gain_db

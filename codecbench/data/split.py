@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-SPLITS = ("train", "validation", "all")
+SPLITS = ("train", "validation", "all", "heldout")
+"""``all`` and ``heldout`` take every file; ``heldout`` draws them as ``validation`` does (a separate folder)."""
+FIXED_CROP_SPLITS = ("validation", "heldout")
+"""Splits drawn with the same crops every epoch and no gain augmentation."""
 
 
 def split_value(key: str) -> float:
@@ -33,10 +36,10 @@ def assign_validation(keys: Sequence[str], validation_fraction: float) -> list[b
 
 
 def select_split(keys: Sequence[str], split: str, validation_fraction: float) -> list[int]:
-    """Indices of ``keys`` in ``split`` (``train``, ``validation`` or ``all``)."""
+    """Indices of ``keys`` in ``split`` (``train``, ``validation``, or every key for ``all`` / ``heldout``)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    if split == "all":
+    if split in ("all", "heldout"):
         return list(range(len(keys)))
     validation = assign_validation(keys, validation_fraction)
     wanted = split == "validation"

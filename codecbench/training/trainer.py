@@ -321,7 +321,7 @@ class Trainer:
                                   pin_memory=self.device.type == "cuda")
         self.validator: Validator | None = None
         if s.validation_every > 0:
-            split, paths = ("all", p.validation_paths) if p.validation_paths else ("validation", p.data_paths)
+            split, paths = ("heldout", p.validation_paths) if p.validation_paths else ("validation", p.data_paths)
             val_set = make_dataset(p.dataset, split, paths, s.seed)
             self.validator = Validator(
                 val_set, sample_rate=self.sample_rate, codebook_sizes=self.codebook_sizes,
@@ -724,7 +724,8 @@ def _configured_train(
     Parts (injected):
       model: the codec, ``@codecbench.Codec()`` (or a zero-argument factory, ``@codecbench.Codec``).
       dataset: a dataset *factory* without parentheses, ``@codecbench.datasets.folder``; called with
-        ``split="train"`` / ``"validation"`` (``"all"`` for ``validation_paths``), ``seed`` and ``paths``.
+        ``split="train"`` / ``"validation"`` (``"heldout"``: every file of ``validation_paths``, drawn as
+        validation), ``seed`` and ``paths``.
       generator_losses: dict name -> LossTerm, e.g. ``{'mel': @codecbench.losses.mel(), ...}``; names are
         the balancer's weight keys. Losses with ``depends_on_output=False`` and the quantizer penalty
         (key ``'penalty'``, weight 1 unless the balancer's weights say otherwise) are ``direct`` losses.

@@ -191,6 +191,22 @@ def test_validation_crops_ignore_the_epoch_and_augmentation(make_audio) -> None:
         assert rms_db(item) == pytest.approx(-16.0, abs=1e-3)
 
 
+def test_heldout_folder_uses_every_file_with_fixed_unaugmented_crops(make_audio) -> None:
+    """A separate validation folder (``--val-data``): all its files, drawn as validation is drawn."""
+    root = few_files(make_audio, count=10)
+    heldout = FolderDataset(root, split="heldout", crops_per_epoch=11, gain_augmentation_db=6.0)
+    assert len(heldout.files) == len(FolderDataset(root, split="all").files)
+    first = torch.stack([heldout[i] for i in range(11)])
+    heldout.set_epoch(3)
+    assert torch.equal(first, torch.stack([heldout[i] for i in range(11)]))
+    for item in first:
+        assert rms_db(item) == pytest.approx(-16.0, abs=1e-3)
+    trained_on_all = FolderDataset(root, split="all", crops_per_epoch=11, gain_augmentation_db=6.0)
+    first_all = torch.stack([trained_on_all[i] for i in range(11)])
+    trained_on_all.set_epoch(3)
+    assert not torch.equal(first_all, torch.stack([trained_on_all[i] for i in range(11)]))
+
+
 def test_gain_augmentation_varies_level_around_the_target(make_audio) -> None:
     root = few_files(make_audio, count=3)
     dataset = FolderDataset(root, split="all", crops_per_epoch=30, gain_augmentation_db=6.0)
