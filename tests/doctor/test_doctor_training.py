@@ -60,7 +60,8 @@ BROKEN = {
                                    ("codecbench.quantizers.rvq.kmeans_iters = 0",
                                     "codecbench.quantizers.rvq.restart_dead = False"),
                                    build=lambda: {"model": far_codebook_model(offset=10.0)}),
-    "discriminator_lr_x100": Case("dac_style_tiny", "discriminator_overpowering", ("DISCRIMINATOR_LR = 0.01",)),
+    "discriminator_lr_x100": Case("dac_style_tiny", "discriminator_overpowering",
+                                  ("GENERATOR_LR = 1e-4", "DISCRIMINATOR_LR = 0.01")),
     "discriminator_never_stepped": Case(
         "encodec_style_tiny", "discriminator_not_learning",
         overrides={"discriminator_optimizer": lambda params: NoStepAdam(params, lr=3e-4, betas=(0.5, 0.9))}),
