@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from torch import nn
 
 from codecbench.nn.conv import Conv1d, ConvTranspose1d
+from codecbench.nn.init import zero_biases
 from codecbench.nn.residual import dac_residual_unit
 from codecbench.nn.snake import Snake
-from codecbench.nn.weight_norm import zero_biases
 
 DILATIONS = (1, 3, 9)
 

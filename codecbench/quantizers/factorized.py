@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from codecbench.nn.weight_norm import apply_weight_norm, zero_biases
+from codecbench.nn.init import zero_biases
+from codecbench.nn.weight_norm import apply_weight_norm
 from codecbench.quantizers.base import QUANTIZERS
 from codecbench.quantizers.codebook import Codebook, straight_through
 from codecbench.quantizers.residual import Level, LevelOutput, ResidualQuantizer
