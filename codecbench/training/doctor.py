@@ -11,6 +11,7 @@ defaults were chosen on the tiny CPU recipes.
 from __future__ import annotations
 
 import math
+import statistics
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -266,8 +267,8 @@ def _finite(values: Iterable[float]) -> list[float]:
 
 
 def _median(values: Sequence[float]) -> float:
-    ordered = sorted(values)
-    return ordered[len(ordered) // 2] if ordered else math.nan
+    """The upper median (``statistics.median_high``), NaN when there are no values."""
+    return statistics.median_high(values) if values else math.nan
 
 
 def _levels(record: StepRecord) -> list[int]:
