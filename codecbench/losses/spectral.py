@@ -16,6 +16,11 @@ DAC_WINDOW_LENGTHS = (32, 64, 128, 256, 512, 1024, 2048)
 DAC_N_MELS = (5, 10, 20, 40, 80, 160, 320)
 
 
+def spectral_convergence(estimate: Tensor, reference: Tensor, eps: float) -> Tensor:
+    """``||reference - estimate||_F / ||reference||_F`` over the whole batch (Parallel WaveGAN)."""
+    return torch.linalg.vector_norm(reference - estimate) / torch.linalg.vector_norm(reference).clamp_min(eps)
+
+
 def _reference_features(reference: Tensor) -> torch.set_grad_enabled:
     """Grad mode for the reference branch: no graph unless the reference itself needs gradients."""
     return torch.set_grad_enabled(torch.is_grad_enabled() and reference.requires_grad)
@@ -34,8 +39,13 @@ class MultiScaleMelLoss(LossTerm):
     with more mels than a window resolves (e.g. 40 mels on a 64-sample window) has all-zero
     bands, which read as zero for both signals and add nothing, never NaN.
 
-    Level-sensitive: the log term compares absolute levels (a gain error of g dB costs
-    about g/20 per bin), so it counteracts amplitude collapse.
+    Two optional terms (off by default, not in DAC) target the level directly:
+    ``sc_weight * ||M_y - M_x||_F / ||M_y||_F`` (mel spectral convergence, over the batch) and
+    ``level_weight * L1(log10 rms_t(M_x), log10 rms_t(M_y))``, the per-item, per-band level
+    over time (a long-term average spectrum), which ignores timing and phase. Early in
+    training, when the reconstruction's fine structure is still wrong, the per-bin log term
+    is minimised by an output several dB too quiet (it matches medians of noisy bins, not
+    energy); the level term is minimised only when each band's energy matches.
     """
 
     def __init__(
@@ -50,6 +60,8 @@ class MultiScaleMelLoss(LossTerm):
         mag_weight: float = 1.0,
         log_weight: float = 1.0,
         pow: float = 1.0,
+        sc_weight: float = 0.0,
+        level_weight: float = 0.0,
     ) -> None:
         super().__init__()
         window_lengths, n_mels = tuple(int(w) for w in window_lengths), tuple(int(m) for m in n_mels)
@@ -69,6 +81,8 @@ class MultiScaleMelLoss(LossTerm):
         self.mag_weight = mag_weight
         self.log_weight = log_weight
         self.pow = pow
+        self.sc_weight = sc_weight
+        self.level_weight = level_weight
         for window, _, mels in self.scales:  # validate every filterbank now, not on the first batch
             mel_filterbank(sample_rate, window, mels, f_min, f_max)
 
@@ -93,7 +107,15 @@ class MultiScaleMelLoss(LossTerm):
                     loss = loss + self.log_weight * F.l1_loss(self._log(x), self._log(y))
                 if self.mag_weight:
                     loss = loss + self.mag_weight * F.l1_loss(x, y)
+                if self.sc_weight:
+                    loss = loss + self.sc_weight * spectral_convergence(x, y, self.clamp_eps)
+                if self.level_weight:
+                    loss = loss + self.level_weight * F.l1_loss(self._band_level(x), self._band_level(y))
         return loss
+
+    def _band_level(self, mel: Tensor) -> Tensor:
+        """log10 of each band's RMS over time: [B, n_mels, frames] -> [B, n_mels]."""
+        return mel.square().mean(dim=-1).clamp_min(self.clamp_eps**2).log10() / 2
 
 
 @LOSSES.register("stft")
@@ -130,8 +152,7 @@ class MultiResolutionSTFTLoss(LossTerm):
                 with _reference_features(reference):
                     y = stft_magnitude(reference, n_fft, hop, win, eps=self.eps)
                 if self.sc_weight:
-                    sc = torch.linalg.vector_norm(y - x) / torch.linalg.vector_norm(y).clamp_min(self.eps)
-                    loss = loss + self.sc_weight * sc
+                    loss = loss + self.sc_weight * spectral_convergence(x, y, self.eps)
                 if self.log_weight:
                     loss = loss + self.log_weight * F.l1_loss(x.log(), y.log())
         return loss / len(self.resolutions)

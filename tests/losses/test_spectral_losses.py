@@ -27,8 +27,10 @@ def _numpy_mel_loss(
     mag_weight: float,
     log_weight: float,
     power: float,
+    sc_weight: float = 0.0,
 ) -> float:
-    """Independent DAC mel loss: librosa mel spectrograms (float64), numpy L1."""
+    """Independent DAC mel loss: librosa mel spectrograms (float64), numpy L1; plus mel spectral
+    convergence (Frobenius norms over the whole batch)."""
     librosa = pytest.importorskip("librosa")
     total = 0.0
     for window, mels in zip(windows, n_mels):
@@ -45,26 +47,28 @@ def _numpy_mel_loss(
         log_x = np.log10(np.maximum(mx, clamp_eps) ** power)
         log_y = np.log10(np.maximum(my, clamp_eps) ** power)
         total += log_weight * np.mean(np.abs(log_x - log_y)) + mag_weight * np.mean(np.abs(mx - my))
+        total += sc_weight * np.linalg.norm(my - mx) / np.linalg.norm(my)
     return float(total)
 
 
 @pytest.mark.parametrize(
-    ("windows", "n_mels", "mag_weight", "power", "sr"),
+    ("windows", "n_mels", "mag_weight", "power", "sr", "sc_weight"),
     [
-        ((32, 64, 128, 256, 512, 1024, 2048), (5, 10, 20, 40, 80, 160, 320), 1.0, 1.0, 16000),  # DAC scales at 16 kHz
-        ((32, 64, 128, 256, 512, 1024, 2048), (5, 10, 20, 40, 80, 160, 320), 0.0, 1.0, 16000),  # DAC's released config
-        ((256, 1024), (40, 80), 0.5, 2.0, 24000),
+        ((32, 64, 128, 256, 512, 1024, 2048), (5, 10, 20, 40, 80, 160, 320), 1.0, 1.0, 16000, 0.0),  # DAC at 16 kHz
+        ((32, 64, 128, 256, 512, 1024, 2048), (5, 10, 20, 40, 80, 160, 320), 0.0, 1.0, 16000, 0.0),  # DAC's config
+        ((32, 64, 128, 256, 512, 1024, 2048), (5, 10, 20, 40, 80, 160, 320), 0.0, 1.0, 16000, 1.0),  # tiny recipes
+        ((256, 1024), (40, 80), 0.5, 2.0, 24000, 0.5),
     ],
 )
 def test_mel_loss_matches_librosa_reference(
-    windows: tuple[int, ...], n_mels: tuple[int, ...], mag_weight: float, power: float, sr: int
+    windows: tuple[int, ...], n_mels: tuple[int, ...], mag_weight: float, power: float, sr: int, sc_weight: float
 ) -> None:
     reference, reconstruction = _signals()
-    loss = MultiScaleMelLoss(sr, windows, n_mels, mag_weight=mag_weight, pow=power)
+    loss = MultiScaleMelLoss(sr, windows, n_mels, mag_weight=mag_weight, pow=power, sc_weight=sc_weight)
     ours = loss(LossInputs(reference=reference, reconstruction=reconstruction)).item()
     expected = _numpy_mel_loss(
         reconstruction[:, 0].double().numpy(), reference[:, 0].double().numpy(), sr, windows, n_mels,
-        1e-5, mag_weight, 1.0, power,
+        1e-5, mag_weight, 1.0, power, sc_weight,
     )  # fmt: skip
     assert ours == pytest.approx(expected, rel=2e-4)
 
@@ -75,6 +79,28 @@ def test_mel_loss_defaults_are_dac_scales() -> None:
         zip((32, 64, 128, 256, 512, 1024, 2048), (8, 16, 32, 64, 128, 256, 512), (5, 10, 20, 40, 80, 160, 320))
     )
     assert (loss.mag_weight, loss.log_weight, loss.pow, loss.clamp_eps) == (1.0, 1.0, 1.0, 1e-5)
+    assert (loss.sc_weight, loss.level_weight) == (0.0, 0.0)
+
+
+@pytest.mark.parametrize("level", [1.0, 0.01])
+def test_mel_spectral_convergence_sees_gain_alone_at_any_level(level: float) -> None:
+    reference, _ = _signals()
+    loss = MultiScaleMelLoss(mag_weight=0.0, log_weight=0.0, sc_weight=1.0)
+    value = loss(LossInputs(reference=level * reference, reconstruction=0.5 * level * reference)).item()
+    assert value == pytest.approx(0.5 * len(loss.scales), rel=1e-5)  # |1 - g| per scale, whatever the level
+
+
+def test_mel_band_level_sees_gain_but_not_timing() -> None:
+    reference, _ = _signals()
+    loss = MultiScaleMelLoss(mag_weight=0.0, log_weight=0.0, level_weight=1.0)
+    gain = loss(LossInputs(reference=reference, reconstruction=0.5 * reference)).item()
+    assert gain == pytest.approx(len(loss.scales) * abs(np.log10(0.5)), rel=1e-4)  # |log10 g| per band and scale
+    burst = torch.zeros_like(reference)
+    burst[..., 1000:2500] = reference[..., 1000:2500]
+    late = torch.roll(burst, 3000, dims=-1)  # the same sound 190 ms late: same long-term spectrum, wrong timing
+    timing = loss(LossInputs(reference=burst, reconstruction=late)).item()
+    per_bin = MultiScaleMelLoss(mag_weight=0.0)(LossInputs(reference=burst, reconstruction=late)).item()
+    assert timing < 0.1 * gain and per_bin > 10 * timing
 
 
 @pytest.mark.parametrize("name", ["mel", "stft"])
