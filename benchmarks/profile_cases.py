@@ -25,7 +25,7 @@ import torch  # noqa: E402
 from compare_cases import make_case  # noqa: E402
 from torch.profiler import ProfilerActivity, profile  # noqa: E402
 
-PHASES = ("codec_forward", "discriminator_step", "generator_step", "generator_backward", "optimizer_update")
+from codecbench.training.steps import PHASES  # noqa: E402
 
 
 def profile_case(case: dict[str, Any], warmup: int, reps: int, top: int) -> dict[str, Any]:

@@ -9,6 +9,8 @@ SPLITS = ("train", "validation", "all", "heldout")
 """``all`` and ``heldout`` take every file; ``heldout`` draws them as ``validation`` does (a separate folder)."""
 FIXED_CROP_SPLITS = ("validation", "heldout")
 """Splits drawn with the same crops every epoch and no gain augmentation."""
+WHOLE_FOLDER_SPLITS = ("all", "heldout")
+"""Splits that take every file of their folder."""
 
 
 def split_value(key: str) -> float:
@@ -39,7 +41,7 @@ def select_split(keys: Sequence[str], split: str, validation_fraction: float) ->
     """Indices of ``keys`` in ``split`` (``train``, ``validation``, or every key for ``all`` / ``heldout``)."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
-    if split in ("all", "heldout"):
+    if split in WHOLE_FOLDER_SPLITS:
         return list(range(len(keys)))
     validation = assign_validation(keys, validation_fraction)
     wanted = split == "validation"

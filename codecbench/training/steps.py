@@ -28,6 +28,14 @@ from codecbench.training.monitors import (
 from codecbench.training.schedules import WarmupScheduler
 from codecbench.types import CodecOutput, DiscriminatorOutput
 
+# torch.profiler labels of a training step's phases (benchmarks/profile_cases.py reports them).
+CODEC_FORWARD = "codec_forward"
+DISCRIMINATOR_STEP = "discriminator_step"
+GENERATOR_STEP = "generator_step"
+GENERATOR_BACKWARD = "generator_backward"
+OPTIMIZER_UPDATE = "optimizer_update"
+PHASES = (CODEC_FORWARD, DISCRIMINATOR_STEP, GENERATOR_STEP, GENERATOR_BACKWARD, OPTIMIZER_UPDATE)
+
 PENALTY = "penalty"
 Autocast = Callable[[], AbstractContextManager[None]]
 
@@ -85,7 +93,7 @@ def frozen(module: nn.Module | None) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
-@record_function("optimizer_update")
+@record_function(OPTIMIZER_UPDATE)
 def apply_update(parts: OptimizerParts, info: DistInfo, count_bad: bool = False) -> UpdateResult:
     """All-reduce gradients, measure their norm, clip, step (unless non-finite) and advance the schedule."""
     sync_gradients(parts.parameters, info)
@@ -105,7 +113,7 @@ def apply_update(parts: OptimizerParts, info: DistInfo, count_bad: bool = False)
     return UpdateResult(grad_norm=norm.detach(), skipped=skipped, nonfinite_grads=bad)
 
 
-@record_function("discriminator_step")
+@record_function(DISCRIMINATOR_STEP)
 def discriminator_step(
     *,
     discriminator: nn.Module,
@@ -143,7 +151,7 @@ def split_losses(
     return at_output, direct
 
 
-@record_function("generator_step")
+@record_function(GENERATOR_STEP)
 def generator_step(
     *,
     output: CodecOutput,
@@ -181,7 +189,7 @@ def generator_step(
     at_output, direct = split_losses(values, active, output)
     penalty_weight = float(getattr(balancer, "weights", {}).get(PENALTY, 1.0))  # balancers weight direct losses
     probe = LatentGradientProbe(output.latent, output.penalty, penalty_weight) if measure else None
-    with record_function("generator_backward"):
+    with record_function(GENERATOR_BACKWARD):
         result = balancer.backward(at_output, output.audio, direct, measure_shares=measure)
     update = apply_update(parts, info, count_bad=measure)
     logged = {name: value.detach() for name, value in values.items()}
@@ -203,7 +211,7 @@ def generator_step(
     )
 
 
-@record_function("codec_forward")
+@record_function(CODEC_FORWARD)
 def forward_codec(codec: nn.Module, audio: Tensor, autocast: Autocast) -> CodecOutput:
     """The codec's forward pass under ``autocast``, with the reconstruction cast back to float32."""
     with autocast():
