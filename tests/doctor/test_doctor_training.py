@@ -63,7 +63,7 @@ BROKEN = {
     "discriminator_lr_x100": Case("dac_style_tiny", "discriminator_overpowering",
                                   ("GENERATOR_LR = 1e-4", "DISCRIMINATOR_LR = 0.01")),
     "discriminator_never_stepped": Case(
-        "encodec_style_tiny", "discriminator_not_learning",
+        "encodec_style_tiny", "discriminator_not_learning", ("codecbench.train.adversary_warmup_steps = 0",),
         overrides={"discriminator_optimizer": lambda params: NoStepAdam(params, lr=3e-4, betas=(0.5, 0.9))}),
     "fp16_spectral_loss": Case("l1_vq_baseline_tiny", "non_finite",
                                ("codecbench.balancers.weighted.weights = {'l1': 10.0, 'mel': 1.0, 'sc': 1.0}",),
