@@ -35,6 +35,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codecbench.training.doctor_report import logged_diagnoses
+
 RECIPES = ("l1_vq_baseline", "dac_style", "mimi_style", "encodec_style")
 METRICS = "snr,si_sdr,amplitude,mel,pesq,stoi,bitrate,codebook"
 REPORTED = ("snr", "si_sdr", "amplitude", "mel", "pesq", "stoi", "kbps", "perplexity")
@@ -95,12 +97,6 @@ def count_nonfinite(records: list[dict[str, Any]]) -> int:
     return total
 
 
-def diagnosis_names(records: list[dict[str, Any]]) -> list[str]:
-    """Names the doctor logged (a diagnosis record holds ``<name>: 1.0`` beside ``<name>/...`` evidence)."""
-    return sorted({key for r in records if r.get("kind") == "diagnosis"
-                   for key, value in r.items() if "/" not in key and key not in ("step", "kind") and value == 1.0})
-
-
 def summary_means(bench_json: Path) -> dict[str, dict[str, float | None]]:
     data = json.loads(bench_json.read_text())
     means: dict[str, dict[str, float | None]] = {}
@@ -127,7 +123,7 @@ def run_recipe(recipe: str, args: argparse.Namespace, out_root: Path) -> RecipeO
         records = read_records(run_dir)
         outcome.steps = max((int(r.get("step", 0)) for r in records), default=0)
         outcome.nonfinite = count_nonfinite(records)
-        outcome.diagnoses = diagnosis_names(records)
+        outcome.diagnoses = sorted({name for _, name, fired in logged_diagnoses(records) if fired})
         bench_json = out_root / f"{recipe}-bench.json"
         val_data = args.val or args.train or str(demo_validation_folder(out_root))
         codecbench("bench", "--checkpoint", str(run_dir), "--checkpoint", str(untrained_dir), "--data", val_data,
