@@ -26,6 +26,9 @@ def _reference_features(reference: Tensor) -> torch.set_grad_enabled:
     return torch.set_grad_enabled(torch.is_grad_enabled() and reference.requires_grad)
 
 
+LEVEL_POOLINGS = ("item", "batch", "broadband")
+
+
 @LOSSES.register("mel")
 class MultiScaleMelLoss(LossTerm):
     """Multi-scale mel loss as in DAC: per scale, L1 on log10 mels plus L1 on mels.
@@ -41,11 +44,16 @@ class MultiScaleMelLoss(LossTerm):
 
     Two optional terms (off by default, not in DAC) target the level directly:
     ``sc_weight * ||M_y - M_x||_F / ||M_y||_F`` (mel spectral convergence, over the batch) and
-    ``level_weight * L1(log10 rms_t(M_x), log10 rms_t(M_y))``, the per-item, per-band level
-    over time (a long-term average spectrum), which ignores timing and phase. Early in
-    training, when the reconstruction's fine structure is still wrong, the per-bin log term
-    is minimised by an output several dB too quiet (it matches medians of noisy bins, not
-    energy); the level term is minimised only when each band's energy matches.
+    ``level_weight * L1(log10 rms(M_x), log10 rms(M_y))``, a level that ignores timing and
+    phase. Early in training, when the reconstruction's fine structure is still wrong, the
+    per-bin log term is minimised by an output several dB too quiet (it matches medians of
+    noisy bins, not energy); the level term is minimised only when the energies match.
+    ``level_pooling`` sets what the RMS runs over: ``"item"``, time, per item and band (a
+    long-term average spectrum of each item); ``"batch"``, time and items, per band, so loud
+    items weigh by their energy (per item, a young codec's too-loud quiet crops cancel its
+    too-quiet loud ones); ``"broadband"``, time, items and bands: the batch's overall level,
+    where loud bands weigh by their energy too (per band, the noisy weak bands, too loud,
+    cancel the too-quiet loud ones).
     """
 
     def __init__(
@@ -62,8 +70,11 @@ class MultiScaleMelLoss(LossTerm):
         pow: float = 1.0,
         sc_weight: float = 0.0,
         level_weight: float = 0.0,
+        level_pooling: str = "item",
     ) -> None:
         super().__init__()
+        if level_pooling not in LEVEL_POOLINGS:
+            raise ValueError(f"mel loss: level_pooling must be one of {LEVEL_POOLINGS}, got {level_pooling!r}")
         window_lengths, n_mels = tuple(int(w) for w in window_lengths), tuple(int(m) for m in n_mels)
         hops = tuple(w // 4 for w in window_lengths) if hop_lengths is None else tuple(int(h) for h in hop_lengths)
         if not (len(window_lengths) == len(n_mels) == len(hops)) or not window_lengths:
@@ -83,6 +94,7 @@ class MultiScaleMelLoss(LossTerm):
         self.pow = pow
         self.sc_weight = sc_weight
         self.level_weight = level_weight
+        self.level_pooling = level_pooling
         for window, _, mels in self.scales:  # validate every filterbank now, not on the first batch
             mel_filterbank(sample_rate, window, mels, f_min, f_max)
 
@@ -114,8 +126,9 @@ class MultiScaleMelLoss(LossTerm):
         return loss
 
     def _band_level(self, mel: Tensor) -> Tensor:
-        """log10 of each band's RMS over time: [B, n_mels, frames] -> [B, n_mels]."""
-        return mel.square().mean(dim=-1).clamp_min(self.clamp_eps**2).log10() / 2
+        """log10 RMS of [B, n_mels, frames] over time: per item and band, per band, or over everything."""
+        dims = {"item": (-1,), "batch": (0, -1), "broadband": (0, 1, 2)}[self.level_pooling]
+        return mel.square().mean(dim=dims).clamp_min(self.clamp_eps**2).log10() / 2
 
 
 @LOSSES.register("stft")

@@ -103,6 +103,40 @@ def test_mel_band_level_sees_gain_but_not_timing() -> None:
     assert timing < 0.1 * gain and per_bin > 10 * timing
 
 
+def _gain_slope(loss: MultiScaleMelLoss, reference: torch.Tensor, reconstruction: torch.Tensor) -> float:
+    """d loss / d log(gain) of the reconstruction at gain 1."""
+    log_gain = torch.zeros((), requires_grad=True)
+    value = loss(LossInputs(reference=reference, reconstruction=log_gain.exp() * reconstruction))
+    (slope,) = torch.autograd.grad(value, log_gain)
+    return slope.item()
+
+
+def test_mel_band_level_pooled_over_the_batch_weighs_loud_items() -> None:
+    # A young codec compresses dynamics: the loud item comes out 6 dB too quiet, the quiet one 6 dB too loud.
+    tone, _ = _signals()
+    reference = torch.cat([tone[:1], 0.1 * tone[1:]])
+    reconstruction = torch.cat([0.5 * reference[:1], 2.0 * reference[1:]])
+    per_item = MultiScaleMelLoss(mag_weight=0.0, log_weight=0.0, level_weight=1.0)
+    pooled = MultiScaleMelLoss(mag_weight=0.0, log_weight=0.0, level_weight=1.0, level_pooling="batch")
+    assert abs(_gain_slope(per_item, reference, reconstruction)) < 1e-3  # the two errors cancel
+    assert _gain_slope(pooled, reference, reconstruction) < -0.1  # the batch is too quiet overall: louder lowers it
+    with pytest.raises(ValueError, match="level_pooling"):
+        MultiScaleMelLoss(level_pooling="frame")
+
+
+def test_mel_broadband_level_weighs_loud_bands() -> None:
+    # The loud low tone comes out 6 dB too quiet, the weak high tone 6 dB too loud: the overall level is too low.
+    t = torch.arange(6080) / 16000
+    low, high = torch.sin(2 * torch.pi * 300 * t), torch.sin(2 * torch.pi * 5000 * t)
+    reference = (0.3 * low + 0.01 * high).expand(2, 1, -1)
+    reconstruction = (0.15 * low + 0.02 * high).expand(2, 1, -1)
+    broadband = MultiScaleMelLoss(mag_weight=0.0, log_weight=0.0, level_weight=1.0, level_pooling="broadband")
+    per_band = MultiScaleMelLoss(mag_weight=0.0, log_weight=0.0, level_weight=1.0, level_pooling="batch")
+    full_pull = -len(broadband.scales) / np.log(10)  # every scale's one level below the reference's
+    assert _gain_slope(broadband, reference, reconstruction) == pytest.approx(full_pull, rel=1e-3)
+    assert _gain_slope(per_band, reference, reconstruction) > 0.7 * full_pull  # bands above and below partly cancel
+
+
 @pytest.mark.parametrize("name", ["mel", "stft"])
 def test_zero_for_identical_positive_otherwise_and_level_sensitive(name: str) -> None:
     reference, reconstruction = _signals()
