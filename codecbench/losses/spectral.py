@@ -26,7 +26,8 @@ def _reference_features(reference: Tensor) -> torch.set_grad_enabled:
     return torch.set_grad_enabled(torch.is_grad_enabled() and reference.requires_grad)
 
 
-LEVEL_POOLINGS = ("item", "batch", "broadband")
+# level_pooling -> the dimensions of [B, n_mels, frames] that the level RMS runs over
+LEVEL_POOLING_DIMS = {"item": (-1,), "batch": (0, -1), "broadband": (0, 1, 2)}
 
 
 @LOSSES.register("mel")
@@ -73,8 +74,10 @@ class MultiScaleMelLoss(LossTerm):
         level_pooling: str = "item",
     ) -> None:
         super().__init__()
-        if level_pooling not in LEVEL_POOLINGS:
-            raise ValueError(f"mel loss: level_pooling must be one of {LEVEL_POOLINGS}, got {level_pooling!r}")
+        if level_pooling not in LEVEL_POOLING_DIMS:
+            raise ValueError(
+                f"mel loss: level_pooling must be one of {tuple(LEVEL_POOLING_DIMS)}, got {level_pooling!r}"
+            )
         window_lengths, n_mels = tuple(int(w) for w in window_lengths), tuple(int(m) for m in n_mels)
         hops = tuple(w // 4 for w in window_lengths) if hop_lengths is None else tuple(int(h) for h in hop_lengths)
         if not (len(window_lengths) == len(n_mels) == len(hops)) or not window_lengths:
@@ -127,8 +130,7 @@ class MultiScaleMelLoss(LossTerm):
 
     def _band_level(self, mel: Tensor) -> Tensor:
         """log10 RMS of [B, n_mels, frames] over time: per item and band, per band, or over everything."""
-        dims = {"item": (-1,), "batch": (0, -1), "broadband": (0, 1, 2)}[self.level_pooling]
-        return mel.square().mean(dim=dims).clamp_min(self.clamp_eps**2).log10() / 2
+        return mel.square().mean(dim=LEVEL_POOLING_DIMS[self.level_pooling]).clamp_min(self.clamp_eps**2).log10() / 2
 
 
 @LOSSES.register("stft")
