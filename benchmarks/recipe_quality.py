@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +164,16 @@ def demo_validation_folder(out_root: Path) -> Path:
     return folder
 
 
+def carried_outcomes(json_path: Path, rerun: list[str]) -> list[RecipeOutcome]:
+    """Outcomes in an earlier results file for recipes not in ``rerun`` (kept with their own minutes)."""
+    if not json_path.exists():
+        return []
+    names = {f.name for f in fields(RecipeOutcome)}
+    previous = json.loads(json_path.read_text()).get("outcomes", [])
+    return [RecipeOutcome(**{k: v for k, v in item.items() if k in names})
+            for item in previous if item["recipe"] not in rerun]
+
+
 def fmt(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
@@ -197,6 +207,8 @@ def main() -> int:
     parser.add_argument("--recipes-dir", default=str(Path(__file__).resolve().parents[1] / "recipes"))
     parser.add_argument("--out", default=None, help="run folder (default: a temporary folder)")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--keep-others", action="store_true",
+                        help="carry over from --json the outcomes of recipes not run now (their recipes unchanged)")
     args = parser.parse_args()
 
     out_root = Path(args.out or tempfile.mkdtemp(prefix="codecbench-quality-"))
@@ -205,14 +217,18 @@ def main() -> int:
     started = time.time()
     with ThreadPoolExecutor(max_workers=args.parallel) as pool:
         outcomes = list(pool.map(lambda recipe: run_recipe(recipe, args, out_root), recipes))
+    json_path = Path(args.json or Path(__file__).parent / "results" / f"recipe_quality_{args.dataset_name}.json")
+    carried = carried_outcomes(json_path, recipes) if args.keep_others else []
+    order = {name: index for index, name in enumerate(RECIPES)}
+    outcomes = sorted([*outcomes, *carried], key=lambda o: order.get(o.recipe, len(RECIPES)))
     table = markdown_table(outcomes)
     print(table)
-    json_path = Path(args.json or Path(__file__).parent / "results" / f"recipe_quality_{args.dataset_name}.json")
     json_path.parent.mkdir(parents=True, exist_ok=True)
     json_path.write_text(json.dumps({
         "dataset": args.dataset_name, "train": args.train, "val": args.val, "minutes": args.minutes,
         "parallel": args.parallel, "threads": args.threads, "wall_seconds": round(time.time() - started, 1),
-        "runs": str(out_root), "outcomes": [asdict(o) | {"passed": o.passed} for o in outcomes], "table": table,
+        "runs": str(out_root), "carried_over": [o.recipe for o in carried],
+        "outcomes": [asdict(o) | {"passed": o.passed} for o in outcomes], "table": table,
     }, indent=2))
     print(f"\nwrote {json_path}; runs in {out_root}")
     return 0 if all(o.passed for o in outcomes) else 1
