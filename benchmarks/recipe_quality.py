@@ -47,6 +47,7 @@ class RecipeOutcome:
     recipe: str
     dataset: str
     minutes: float
+    threads: int | None = None  # torch threads of this run
     steps: int = 0
     nonfinite: int = 0
     trained: dict[str, float | None] = field(default_factory=dict)
@@ -108,7 +109,7 @@ def summary_means(bench_json: Path) -> dict[str, dict[str, float | None]]:
 
 
 def run_recipe(recipe: str, args: argparse.Namespace, out_root: Path) -> RecipeOutcome:
-    outcome = RecipeOutcome(recipe, args.dataset_name, args.minutes)
+    outcome = RecipeOutcome(recipe, args.dataset_name, args.minutes, threads=args.threads)
     run_dir = out_root / recipe
     untrained_dir = out_root / f"{recipe}-untrained"
     log = out_root / f"{recipe}.log"
@@ -165,13 +166,14 @@ def demo_validation_folder(out_root: Path) -> Path:
 
 
 def carried_outcomes(json_path: Path, rerun: list[str]) -> list[RecipeOutcome]:
-    """Outcomes in an earlier results file for recipes not in ``rerun`` (kept with their own minutes)."""
+    """Outcomes in an earlier results file for recipes not in ``rerun`` (kept with their own minutes and threads)."""
     if not json_path.exists():
         return []
     names = {f.name for f in fields(RecipeOutcome)}
-    previous = json.loads(json_path.read_text()).get("outcomes", [])
-    return [RecipeOutcome(**{k: v for k, v in item.items() if k in names})
-            for item in previous if item["recipe"] not in rerun]
+    previous = json.loads(json_path.read_text())
+    run_setting = {"threads": previous.get("threads")}  # for files written before the per-run field
+    return [RecipeOutcome(**(run_setting | {k: v for k, v in item.items() if k in names}))
+            for item in previous.get("outcomes", []) if item["recipe"] not in rerun]
 
 
 def fmt(value: float | None, digits: int = 2) -> str:

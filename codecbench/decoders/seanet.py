@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from torch import Tensor
 
 from codecbench.decoders.base import DECODERS, Decoder
+from codecbench.nn.init import zero_biases
 from codecbench.nn.seanet_blocks import build_seanet_decoder
 from codecbench.nn.validation import check_latent
 from codecbench.streaming import StreamingModule
@@ -17,7 +18,7 @@ class SEANetDecoder(Decoder, StreamingModule[None]):
     """SEANet decoder (EnCodec style): optional LSTM, transposed convs, ELU residual units.
 
     ``strides`` and ``channels`` are the encoder's (strides in encoder order); the decoder
-    starts at ``channels * 2**len(strides)`` and halves per stride.
+    starts at ``channels * 2**len(strides)`` and halves per stride. ``zero_bias_init`` as the encoder's.
     """
 
     def __init__(
@@ -31,6 +32,7 @@ class SEANetDecoder(Decoder, StreamingModule[None]):
         lstm_layers: int = 2,
         dilation_base: int = 2,
         compress: int = 2,
+        zero_bias_init: bool = True,
     ) -> None:
         super().__init__()
         self.set_framing("seanet decoder", sample_rate, strides, latent_dim, causal)
@@ -44,6 +46,8 @@ class SEANetDecoder(Decoder, StreamingModule[None]):
             compress=compress,
             lstm_layers=lstm_layers,
         )
+        if zero_bias_init:  # PyTorch's random biases make the untrained latent nearly constant in time
+            zero_biases(self.layers)
 
     def forward(self, latent: Tensor) -> Tensor:
         check_latent(latent, self.latent_dim, "seanet decoder")

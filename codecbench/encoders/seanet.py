@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from torch import Tensor
 
 from codecbench.encoders.base import ENCODERS, Encoder
+from codecbench.nn.init import zero_biases
 from codecbench.nn.seanet_blocks import build_seanet_encoder
 from codecbench.nn.validation import check_audio
 from codecbench.streaming import StreamingModule
@@ -14,7 +15,11 @@ from codecbench.streaming import StreamingModule
 
 @ENCODERS.register("seanet")
 class SEANetEncoder(Encoder, StreamingModule[None]):
-    """SEANet encoder (EnCodec style): ELU residual units, strided convs, optional LSTM."""
+    """SEANet encoder (EnCodec style): ELU residual units, strided convs, optional LSTM.
+
+    ``zero_bias_init`` (default) starts every bias at zero, as DAC does; EnCodec keeps PyTorch's random
+    biases, with which a small encoder's latent is mostly a constant (``benchmarks/latent_spread.py``).
+    """
 
     def __init__(
         self,
@@ -27,6 +32,7 @@ class SEANetEncoder(Encoder, StreamingModule[None]):
         lstm_layers: int = 2,
         dilation_base: int = 2,
         compress: int = 2,
+        zero_bias_init: bool = True,
     ) -> None:
         super().__init__()
         self.set_framing("seanet encoder", sample_rate, strides, latent_dim, causal)
@@ -40,6 +46,8 @@ class SEANetEncoder(Encoder, StreamingModule[None]):
             compress=compress,
             lstm_layers=lstm_layers,
         )
+        if zero_bias_init:  # PyTorch's random biases make the untrained latent nearly constant in time
+            zero_biases(self.layers)
 
     def forward(self, audio: Tensor) -> Tensor:
         check_audio(audio, "seanet encoder")

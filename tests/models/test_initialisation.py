@@ -1,4 +1,4 @@
-"""DAC-style parts start as DAC does: zero biases, a time-varying latent and well-spread first codes."""
+"""DAC-style and SEANet parts start with zero biases, a time-varying latent and well-spread first codes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import math
 import torch
 
 from codecbench.decoders.dac import DACDecoder
+from codecbench.decoders.seanet import SEANetDecoder
 from codecbench.encoders.dac import DACEncoder
+from codecbench.encoders.seanet import SEANetEncoder
 from codecbench.quantizers.factorized import FactorizedResidualVectorQuantizer
 
 
@@ -49,3 +51,29 @@ def test_initial_latent_varies_in_time_and_spreads_the_first_codebook() -> None:
         codes = quantizer(latent, encoder.frame_rate).codes
     assert latent.std(-1).mean() > 1.5 * latent.mean(-1).abs().mean()
     assert perplexity(codes[:, 0], 1024) > 50.0
+
+
+def test_seanet_parts_start_with_zero_biases_lstm_gates_included() -> None:
+    torch.manual_seed(0)
+    parts = [SEANetEncoder(channels=8, latent_dim=32, lstm_layers=1), SEANetDecoder(channels=8, latent_dim=32)]
+    biases = [(name, p) for part in parts for name, p in part.named_parameters() if "bias" in name.rsplit(".", 1)[-1]]
+    assert any("bias_ih" in name for name, _ in biases), "expected the LSTM's gate biases"
+    for name, p in biases:
+        assert torch.count_nonzero(p) == 0, name
+    kept = SEANetEncoder(channels=8, latent_dim=32, lstm_layers=1, zero_bias_init=False)
+    assert any(torch.count_nonzero(p) > 0 for name, p in kept.named_parameters() if name.endswith("bias"))
+
+
+def test_seanet_initial_latent_varies_in_time() -> None:
+    """With PyTorch's random biases the tiny SEANet latent was a constant plus a small signal (time std /
+    |mean| ~0.17): a few Adam steps then moved every frame together, further than they spread, and EMA
+    codebook levels fell to one or two codes (benchmarks/latent_spread.py)."""
+    audio = speech_like()
+    spreads = {}
+    for zero in (False, True):
+        torch.manual_seed(0)
+        encoder = SEANetEncoder(channels=16, latent_dim=128, lstm_layers=1, zero_bias_init=zero)
+        with torch.no_grad():
+            latent = encoder(audio)
+        spreads[zero] = float(latent.std(-1).mean() / latent.mean(-1).abs().mean())
+    assert spreads[True] > 1.5 > 0.5 > spreads[False], spreads
