@@ -98,6 +98,9 @@ class Thresholds:
     disc_idle_steps: int = 2000  # at chance for this long (after the warm-up): a warning
     disc_idle_margin: float = 0.02
     disc_idle_accuracy: float = 0.1  # |accuracy - 0.5| below this counts as chance
+    # gradient balancer amplifying a vanishing term
+    balancer_norm_ratio: float = 1e-4  # a term's EMA gradient norm below this fraction of the largest ...
+    balancer_scale: float = 1000.0  # ... that the balancer multiplies by at least this
     # loudness
     loudness_target_dbfs: float = -16.0
     loudness_tolerance_db: float = 4.0
@@ -497,6 +500,43 @@ def check_disc_idle(history: History, t: Thresholds, sizes: Sequence[int]) -> Fi
     )
 
 
+BALANCER_NORM_PREFIX = "balancer/ema_grad_norm/"
+
+
+def _amplified_noise(record: StepRecord, t: Thresholds) -> tuple[str, str, float, float] | None:
+    """(term, largest term, norm ratio, scale) for the most amplified vanishing term of one check, or None."""
+    norms = {key[len(BALANCER_NORM_PREFIX):]: value for key, value in record.values.items()
+             if key.startswith(BALANCER_NORM_PREFIX) and math.isfinite(value)}  # fmt: skip
+    if len(norms) < 2:
+        return None
+    largest = max(norms, key=norms.__getitem__)
+    if norms[largest] <= 0.0:
+        return None
+    worst: tuple[str, str, float, float] | None = None
+    for name, norm in norms.items():
+        scale = record.values.get(f"balancer/scale/{name}", math.nan)
+        ratio = norm / norms[largest]
+        amplified = ratio < t.balancer_norm_ratio and math.isfinite(scale) and scale >= t.balancer_scale
+        if amplified and (worst is None or scale > worst[3]):
+            worst = (name, largest, ratio, scale)
+    return worst
+
+
+def check_balancer_noise(history: History, t: Thresholds, sizes: Sequence[int]) -> Finding | None:
+    recent = [r for r in history.last("monitor", t.checks) if r.step >= t.warmup_steps]
+    if len(recent) < t.checks:
+        return None
+    found = [_amplified_noise(record, t) for record in recent]
+    if any(item is None for item in found) or len({item[0] for item in found if item}) != 1:
+        return None
+    name, largest, ratio, scale = found[-1]  # type: ignore[misc]
+    return Finding(
+        f"the gradient balancer multiplies the '{name}' gradient by {scale:.3g}: at the decoder output it is "
+        f"{1 / ratio:.2g}x smaller than '{largest}''s, yet keeps its full share of the update ({t.checks} checks)",
+        {f"balancer/scale/{name}": scale, "norm_ratio": ratio},
+    )
+
+
 def check_loudness(history: History, t: Thresholds, sizes: Sequence[int]) -> Finding | None:
     recent = history.last("monitor", t.checks)
     if len(recent) < t.checks or any("input_rms_dbfs" not in r.values for r in recent):
@@ -655,6 +695,19 @@ RULES: tuple[Rule, ...] = (
         "or it is too weak or starved to tell real from fake; the adversarial losses are then noise.",
         "Check discriminator_optimizer and its learning rate (DISCRIMINATOR_LR), that the discriminator's "
         "parameters require gradients, and that a resumed checkpoint holds the discriminator state.",
+    ),
+    Rule(
+        "balancer_amplifying_noise",
+        "warning",
+        ("monitor",),
+        check_balancer_noise,
+        "The gradient balancer gives every term a fixed share of the update whatever its raw gradient, and one "
+        "term's gradient at the decoder output has all but vanished - typically the adversarial or "
+        "feature-matching term of a discriminator whose logits are still near zero (at chance). The balancer "
+        "scales that noise up by thousands and the reconstruction terms keep only their own small share.",
+        "Start the adversary later (codecbench.train.adversary_warmup_steps) or make the discriminator learn "
+        "faster (DISCRIMINATOR_LR, a larger discriminator); lower that term's balancer weight until the "
+        "discriminator separates real from reconstructed audio; check discriminator_not_learning.",
     ),
     Rule(
         "loudness_mismatch",

@@ -253,10 +253,38 @@ def test_record_from_row_and_ignored_kinds() -> None:
     assert Doctor().observe({"step": 3, "kind": "diagnosis", "non_finite": 1.0}) is None
 
 
+# ------------------------------------------------------------------------------------ balancer
+def balanced(step: int, adversarial_norm: float, adversarial_scale: float) -> StepRecord:
+    """EMA gradient norms and scales as an EnCodec-style tiny run logged them (adversary at chance)."""
+    return healthy_monitor(
+        step, balancer__ema_grad_norm__mel=1.2, balancer__scale__mel=0.16, balancer__ema_grad_norm__l1=0.0016,
+        balancer__scale__l1=6.2, balancer__ema_grad_norm__feature=0.003, balancer__scale__feature=130.0,
+        balancer__ema_grad_norm__adversarial=adversarial_norm, balancer__scale__adversarial=adversarial_scale,
+    )  # fmt: skip
+
+
+def test_balancer_amplifying_a_vanishing_term_fires_after_three_checks() -> None:
+    doctor = run([balanced(s, 1.4e-5, 30_000.0) for s in range(100, 201, 20)])
+    assert fired(doctor) == {"balancer_amplifying_noise": 140}
+    diagnosis = doctor.active["balancer_amplifying_noise"]
+    assert diagnosis.severity == "warning" and "'adversarial'" in diagnosis.summary and "'mel'" in diagnosis.summary
+    assert diagnosis.evidence["balancer/scale/adversarial"] == 30_000.0
+
+
+def test_balancer_rule_ignores_small_but_real_gradients_and_short_episodes() -> None:
+    # l1 (1e-3 of mel, scale 6) and a discriminator that wakes up (norm 0.05, scale 20) are healthy
+    assert fired(run([balanced(s, 0.05, 20.0) for s in range(100, 201, 20)])) == {}
+    # vanishing for two checks only
+    steps = range(100, 201, 20)
+    records = [balanced(s, 1.4e-5, 30_000.0) if s in (120, 160) else balanced(s, 0.05, 20.0) for s in steps]
+    assert fired(run(records)) == {}
+    assert fired(run([healthy_monitor(s) for s in range(100, 201, 20)])) == {}  # no balancer in the records
+
+
 def test_every_rule_has_texts_and_a_known_severity() -> None:
     from codecbench.training.doctor import RULES
 
-    assert len(set(RULE_NAMES)) == len(RULE_NAMES) == 8
+    assert len(set(RULE_NAMES)) == len(RULE_NAMES) == 9
     for rule in RULES:
         assert rule.severity in ("warning", "fatal")
         assert len(rule.explanation) > 80 and len(rule.suggestion) > 40
