@@ -17,7 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from itertools import islice, pairwise
-from typing import Any
+from typing import Any, NamedTuple
 
 from codecbench.training.callbacks import RECORD_KINDS, StepRecord
 
@@ -369,9 +369,15 @@ def check_penalty(history: History, t: Thresholds, sizes: Sequence[int]) -> Find
     return None
 
 
-def check_codebook(history: History, t: Thresholds, sizes: Sequence[int]) -> Finding | None:
+def _checks_after_warmup(history: History, t: Thresholds) -> list[StepRecord] | None:
+    """The last ``t.checks`` monitor records when all of them come after the warm-up, else None."""
     recent = [r for r in history.last("monitor", t.checks) if r.step >= t.warmup_steps]
-    if len(recent) < t.checks:
+    return recent if len(recent) >= t.checks else None
+
+
+def check_codebook(history: History, t: Thresholds, sizes: Sequence[int]) -> Finding | None:
+    recent = _checks_after_warmup(history, t)
+    if recent is None:
         return None
     collapsed_per_check = []
     for record in recent:
@@ -503,8 +509,17 @@ def check_disc_idle(history: History, t: Thresholds, sizes: Sequence[int]) -> Fi
 BALANCER_NORM_PREFIX = "balancer/ema_grad_norm/"
 
 
-def _amplified_noise(record: StepRecord, t: Thresholds) -> tuple[str, str, float, float] | None:
-    """(term, largest term, norm ratio, scale) for the most amplified vanishing term of one check, or None."""
+class AmplifiedTerm(NamedTuple):
+    """A balanced term whose output gradient has all but vanished, at one check."""
+
+    name: str
+    largest: str  # the term with the largest EMA gradient norm
+    ratio: float  # its norm / the largest norm
+    scale: float  # what the balancer multiplies its gradient by
+
+
+def _amplified_noise(record: StepRecord, t: Thresholds) -> AmplifiedTerm | None:
+    """The most amplified vanishing term of one check, or None."""
     norms = {key[len(BALANCER_NORM_PREFIX):]: value for key, value in record.values.items()
              if key.startswith(BALANCER_NORM_PREFIX) and math.isfinite(value)}  # fmt: skip
     if len(norms) < 2:
@@ -512,24 +527,24 @@ def _amplified_noise(record: StepRecord, t: Thresholds) -> tuple[str, str, float
     largest = max(norms, key=norms.__getitem__)
     if norms[largest] <= 0.0:
         return None
-    worst: tuple[str, str, float, float] | None = None
+    worst: AmplifiedTerm | None = None
     for name, norm in norms.items():
         scale = record.values.get(f"balancer/scale/{name}", math.nan)
         ratio = norm / norms[largest]
         amplified = ratio < t.balancer_norm_ratio and math.isfinite(scale) and scale >= t.balancer_scale
-        if amplified and (worst is None or scale > worst[3]):
-            worst = (name, largest, ratio, scale)
+        if amplified and (worst is None or scale > worst.scale):
+            worst = AmplifiedTerm(name, largest, ratio, scale)
     return worst
 
 
 def check_balancer_noise(history: History, t: Thresholds, sizes: Sequence[int]) -> Finding | None:
-    recent = [r for r in history.last("monitor", t.checks) if r.step >= t.warmup_steps]
-    if len(recent) < t.checks:
+    recent = _checks_after_warmup(history, t)
+    if recent is None:
         return None
-    found = [_amplified_noise(record, t) for record in recent]
-    if any(item is None for item in found) or len({item[0] for item in found if item}) != 1:
+    found = [term for term in (_amplified_noise(record, t) for record in recent) if term is not None]
+    if len(found) < len(recent) or len({term.name for term in found}) != 1:
         return None
-    name, largest, ratio, scale = found[-1]  # type: ignore[misc]
+    name, largest, ratio, scale = found[-1]
     return Finding(
         f"the gradient balancer multiplies the '{name}' gradient by {scale:.3g}: at the decoder output it is "
         f"{1 / ratio:.2g}x smaller than '{largest}''s, yet keeps its full share of the update ({t.checks} checks)",
