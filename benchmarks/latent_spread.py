@@ -1,7 +1,8 @@
 """Does the encoder's latent vary in time, and does it keep the first codebook level spread while it trains?
 
 For each recipe's tiny codec (and any ``--variant`` of Gin bindings), trains encoder, quantizer and
-decoder for ``--steps`` Adam steps on demo-speech crops with an L1 waveform loss plus the quantizer's
+decoder for ``--steps`` Adam steps on crops from the recipe's own training dataset (the bundled demo
+speech by default, loudness-normalised as in training) with an L1 waveform loss plus the quantizer's
 penalty, and prints at steps 0, 1, 2, 5, 10, ... : the latent's time spread (mean distance of a frame
 from the batch mean) over the length of that mean, the drift of the mean since step 0 over the
 spread, and the level-0 / level-1 codebook perplexity of the training batch. A spread well below the
@@ -18,7 +19,9 @@ Example (SEANet with PyTorch's random biases against the zero biases it starts w
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -26,9 +29,7 @@ import gin
 import torch
 from torch import Tensor
 
-from codecbench.audio.io import load_audio
 from codecbench.config import parse_recipe
-from codecbench.data import demo_data_dir
 
 RECORDED_STEPS = (0, 1, 2, 5, 10, 20, 40, 60, 80, 100, 150, 200)
 
@@ -49,17 +50,11 @@ class SpreadRun:
     records: list[SpreadRecord] = field(default_factory=list)
 
 
-def demo_crops(count: int, samples: int, sample_rate: int, seed: int) -> Tensor:
-    """``count`` random crops [count, 1, samples] of the bundled demo speech, seeded."""
-    generator = torch.Generator().manual_seed(seed)
-    files = sorted(demo_data_dir().glob("*.flac"))
-    picks = torch.randint(len(files), (count,), generator=generator).tolist()
-    crops = []
-    for index in picks:
-        audio = load_audio(files[index], sample_rate).reshape(-1)
-        start = int(torch.randint(max(1, audio.shape[-1] - samples), (1,), generator=generator))
-        crops.append(audio[start : start + samples])
-    return torch.stack(crops)[:, None]
+def recipe_batches(batch: int, seed: int) -> Iterator[Tensor]:
+    """Successive batches [batch, 1, crop samples] from the parsed recipe's training dataset, seeded."""
+    dataset = gin.query_parameter("codecbench.train.dataset").scoped_configurable_fn(split="train", seed=seed)
+    for start in itertools.count(0, batch):
+        yield torch.stack([dataset[index % len(dataset)] for index in range(start, start + batch)])
 
 
 def latent_statistics(latent: Tensor) -> tuple[Tensor, float]:
@@ -77,8 +72,7 @@ def measure(recipe: str, bindings: list[str], args: argparse.Namespace) -> Sprea
     optimizer = torch.optim.Adam(codec.parameters(), lr=args.lr)
     run = SpreadRun(recipe, bindings)
     first_mean: Tensor | None = None
-    for step in range(args.steps + 1):
-        batch = demo_crops(args.batch, args.samples, codec.sample_rate, seed=args.seed + step)
+    for step, batch in zip(range(args.steps + 1), recipe_batches(args.batch, args.seed)):
         output = codec(batch)
         mean, spread = latent_statistics(output.latent)
         first_mean = mean if first_mean is None else first_mean
@@ -108,7 +102,6 @@ def main() -> int:
                         help="a Gin binding for a second run of every recipe (repeat to combine bindings)")
     parser.add_argument("--steps", type=int, default=60)
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--samples", type=int, default=6080, help="crop length (the tiny recipes' 0.38 s)")
     parser.add_argument("--lr", type=float, default=3e-4)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--recipes-dir", default=str(Path(__file__).resolve().parents[1] / "recipes"))
@@ -121,7 +114,7 @@ def main() -> int:
             print(f"{recipe} {' '.join(bindings) or '(recipe as is)'}")
             runs.append(measure(recipe, list(bindings), args))
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps({"steps": args.steps, "batch": args.batch, "samples": args.samples,
+    Path(args.json).write_text(json.dumps({"steps": args.steps, "batch": args.batch,
                                            "lr": args.lr, "runs": [asdict(run) for run in runs]}, indent=2) + "\n")
     print(f"wrote {args.json}")
     return 0
