@@ -9,11 +9,14 @@ spread, and the level-0 / level-1 codebook perplexity of the training batch. A s
 mean's length means the latent is mostly a constant: the frames then move together as the model
 trains, farther than they spread, and an EMA codebook sends them all to one or two codes.
 
-Example (SEANet with PyTorch's random biases against the zero biases it starts with now):
+Example (SEANet and Mimi with PyTorch's random biases against the zero biases they start with now;
+the stored results, ``--steps 40``):
 
-    python benchmarks/latent_spread.py --recipes encodec_style,l1_vq_baseline \\
+    python benchmarks/latent_spread.py --recipes encodec_style,mimi_style,l1_vq_baseline --steps 40 \\
         --variant "codecbench.encoders.seanet.zero_bias_init = False" \\
-        --variant "codecbench.decoders.seanet.zero_bias_init = False"
+        --variant "codecbench.decoders.seanet.zero_bias_init = False" \\
+        --variant "codecbench.encoders.mimi.zero_bias_init = False" \\
+        --variant "codecbench.decoders.mimi.zero_bias_init = False"
 """
 
 from __future__ import annotations

@@ -16,7 +16,10 @@ from codecbench.streaming import StreamingModule
 
 @DECODERS.register("mimi")
 class MimiDecoder(Decoder, StreamingModule[None]):
-    """Mimi decoder: depthwise stride-2 upsampling + transformer + causal SEANet (mirrors ``mimi`` encoder)."""
+    """Mimi decoder: depthwise stride-2 upsampling + transformer + causal SEANet (mirrors ``mimi`` encoder).
+
+    ``zero_bias_init`` (default) starts the SEANet stack's biases at zero, as the encoder's.
+    """
 
     def __init__(
         self,
@@ -32,6 +35,7 @@ class MimiDecoder(Decoder, StreamingModule[None]):
         context: int | None = 250,
         layer_scale: float | None = 0.01,
         residual_layers: int = 1,
+        zero_bias_init: bool = True,
     ) -> None:
         super().__init__()
         self.set_framing("mimi decoder", sample_rate, strides, latent_dim, causal, downsample_stride)
@@ -55,8 +59,9 @@ class MimiDecoder(Decoder, StreamingModule[None]):
             else nn.Identity()
         )
         self.seanet = build_seanet_decoder(
-            channels, self.strides, latent_dim, causal, residual_layers=residual_layers, last_kernel_size=3
-        )
+            channels, self.strides, latent_dim, causal,
+            residual_layers=residual_layers, last_kernel_size=3, zero_bias_init=zero_bias_init,
+        )  # fmt: skip
 
     def forward(self, latent: Tensor) -> Tensor:
         check_latent(latent, self.latent_dim, "mimi decoder")

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from torch import Tensor
 
 from codecbench.decoders.base import DECODERS, Decoder
-from codecbench.nn.init import zero_biases
 from codecbench.nn.seanet_blocks import build_seanet_decoder
 from codecbench.nn.validation import check_latent
 from codecbench.streaming import StreamingModule
@@ -45,9 +44,8 @@ class SEANetDecoder(Decoder, StreamingModule[None]):
             dilation_base=dilation_base,
             compress=compress,
             lstm_layers=lstm_layers,
+            zero_bias_init=zero_bias_init,
         )
-        if zero_bias_init:  # PyTorch's random biases make the untrained latent nearly constant in time
-            zero_biases(self.layers)
 
     def forward(self, latent: Tensor) -> Tensor:
         check_latent(latent, self.latent_dim, "seanet decoder")

@@ -16,7 +16,10 @@ from codecbench.streaming import StreamingModule
 
 @ENCODERS.register("mimi")
 class MimiEncoder(Encoder, StreamingModule[None]):
-    """Mimi encoder: causal SEANet + transformer + stride-2 conv (defaults: 16 kHz -> 12.5 Hz)."""
+    """Mimi encoder: causal SEANet + transformer + stride-2 conv (defaults: 16 kHz -> 12.5 Hz).
+
+    ``zero_bias_init`` (default) starts the SEANet stack's biases at zero, as :class:`SEANetEncoder`'s.
+    """
 
     def __init__(
         self,
@@ -32,12 +35,14 @@ class MimiEncoder(Encoder, StreamingModule[None]):
         context: int | None = 250,
         layer_scale: float | None = 0.01,
         residual_layers: int = 1,
+        zero_bias_init: bool = True,
     ) -> None:
         super().__init__()
         self.set_framing("mimi encoder", sample_rate, strides, latent_dim, causal, downsample_stride)
         self.seanet = build_seanet_encoder(
-            channels, self.strides, latent_dim, causal, residual_layers=residual_layers, last_kernel_size=3
-        )
+            channels, self.strides, latent_dim, causal,
+            residual_layers=residual_layers, last_kernel_size=3, zero_bias_init=zero_bias_init,
+        )  # fmt: skip
         self.transformer = (
             Transformer(latent_dim, transformer_layers, num_heads, dim_feedforward, context, causal, layer_scale)
             if transformer_layers > 0

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from torch import nn
 
 from codecbench.nn.conv import Conv1d, ConvTranspose1d
+from codecbench.nn.init import zero_biases
 from codecbench.nn.lstm import StreamingLSTM
 from codecbench.nn.residual import seanet_residual_unit
 
@@ -14,6 +15,10 @@ from codecbench.nn.residual import seanet_residual_unit
 def seanet_pad_mode(causal: bool) -> str:
     """Reflect padding offline (EnCodec default); zeros when causal, so the stack can stream."""
     return "constant" if causal else "reflect"
+
+
+def _initialised(stack: nn.Sequential, zero_bias_init: bool) -> nn.Sequential:
+    return zero_biases(stack) if zero_bias_init else stack
 
 
 def build_seanet_encoder(
@@ -28,9 +33,14 @@ def build_seanet_encoder(
     residual_kernel_size: int = 3,
     compress: int = 2,
     lstm_layers: int = 0,
+    zero_bias_init: bool = True,
 ) -> nn.Sequential:
     """conv k7 (1 -> channels); per stride: residual units, ELU, strided conv doubling the width;
-    optional LSTM; ELU; conv to ``latent_dim``."""
+    optional LSTM; ELU; conv to ``latent_dim``.
+
+    ``zero_bias_init`` starts every bias (LSTM gates included) at zero, as DAC does; with PyTorch's
+    random biases a small stack's untrained latent is mostly a constant (``benchmarks/latent_spread.py``).
+    """
     pad_mode = seanet_pad_mode(causal)
     layers: list[nn.Module] = [Conv1d(1, channels, kernel_size, causal=causal, pad_mode=pad_mode)]
     dim = channels
@@ -44,7 +54,7 @@ def build_seanet_encoder(
     if lstm_layers:
         layers.append(StreamingLSTM(dim, lstm_layers))
     layers += [nn.ELU(), Conv1d(dim, latent_dim, last_kernel_size, causal=causal, pad_mode=pad_mode)]
-    return nn.Sequential(*layers)
+    return _initialised(nn.Sequential(*layers), zero_bias_init)
 
 
 def build_seanet_decoder(
@@ -59,6 +69,7 @@ def build_seanet_decoder(
     residual_kernel_size: int = 3,
     compress: int = 2,
     lstm_layers: int = 0,
+    zero_bias_init: bool = True,
 ) -> nn.Sequential:
     """Mirror of :func:`build_seanet_encoder` (``strides`` in encoder order); halves the width per stride."""
     pad_mode = seanet_pad_mode(causal)
@@ -74,4 +85,4 @@ def build_seanet_decoder(
             for j in range(residual_layers)
         ]
     layers += [nn.ELU(), Conv1d(dim, 1, last_kernel_size, causal=causal, pad_mode=pad_mode)]
-    return nn.Sequential(*layers)
+    return _initialised(nn.Sequential(*layers), zero_bias_init)

@@ -1,14 +1,19 @@
-"""DAC-style and SEANet parts start with zero biases, a time-varying latent and well-spread first codes."""
+"""DAC-style, SEANet and Mimi parts start with zero biases, a time-varying latent and well-spread first codes."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
+import pytest
 import torch
+from torch import nn
 
 from codecbench.decoders.dac import DACDecoder
+from codecbench.decoders.mimi import MimiDecoder
 from codecbench.decoders.seanet import SEANetDecoder
 from codecbench.encoders.dac import DACEncoder
+from codecbench.encoders.mimi import MimiEncoder
 from codecbench.encoders.seanet import SEANetEncoder
 from codecbench.quantizers.factorized import FactorizedResidualVectorQuantizer
 
@@ -53,26 +58,60 @@ def test_initial_latent_varies_in_time_and_spreads_the_first_codebook() -> None:
     assert perplexity(codes[:, 0], 1024) > 50.0
 
 
-def test_seanet_parts_start_with_zero_biases_lstm_gates_included() -> None:
+MIMI_TINY = {"channels": 16, "latent_dim": 128, "transformer_layers": 2, "num_heads": 4, "dim_feedforward": 256}
+
+
+def seanet_stack(part: nn.Module) -> nn.Module:
+    """The SEANet convolutions of a SEANet or Mimi part (Mimi's transformer keeps PyTorch's initialisation)."""
+    return part.seanet if isinstance(part, (MimiEncoder, MimiDecoder)) else part
+
+
+def biases(module: nn.Module) -> list[tuple[str, torch.Tensor]]:
+    return [(name, p) for name, p in module.named_parameters() if "bias" in name.rsplit(".", 1)[-1]]
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda **kw: SEANetEncoder(channels=8, latent_dim=32, lstm_layers=1, **kw),
+        lambda **kw: SEANetDecoder(channels=8, latent_dim=32, lstm_layers=1, **kw),
+        lambda **kw: MimiEncoder(**MIMI_TINY, **kw),
+        lambda **kw: MimiDecoder(**MIMI_TINY, **kw),
+    ],
+    ids=["seanet-encoder", "seanet-decoder", "mimi-encoder", "mimi-decoder"],
+)
+def test_seanet_stacks_start_with_zero_biases(build: Callable[..., nn.Module]) -> None:
     torch.manual_seed(0)
-    parts = [SEANetEncoder(channels=8, latent_dim=32, lstm_layers=1), SEANetDecoder(channels=8, latent_dim=32)]
-    biases = [(name, p) for part in parts for name, p in part.named_parameters() if "bias" in name.rsplit(".", 1)[-1]]
-    assert any("bias_ih" in name for name, _ in biases), "expected the LSTM's gate biases"
-    for name, p in biases:
+    zeroed = biases(seanet_stack(build()))
+    assert zeroed, "expected biased convolutions"
+    for name, p in zeroed:
         assert torch.count_nonzero(p) == 0, name
-    kept = SEANetEncoder(channels=8, latent_dim=32, lstm_layers=1, zero_bias_init=False)
-    assert any(torch.count_nonzero(p) > 0 for name, p in kept.named_parameters() if name.endswith("bias"))
+    kept = biases(seanet_stack(build(zero_bias_init=False)))
+    assert any(torch.count_nonzero(p) > 0 for _, p in kept)
 
 
-def test_seanet_initial_latent_varies_in_time() -> None:
+def test_seanet_lstm_gate_biases_start_at_zero() -> None:
+    names = [name for name, _ in biases(SEANetEncoder(channels=8, latent_dim=32, lstm_layers=1))]
+    assert any("bias_ih" in name for name in names) and any("bias_hh" in name for name in names), names
+
+
+@pytest.mark.parametrize(
+    ("build", "samples"),
+    [
+        (lambda zero: SEANetEncoder(channels=16, latent_dim=128, lstm_layers=1, zero_bias_init=zero), 6080),
+        (lambda zero: MimiEncoder(**MIMI_TINY, zero_bias_init=zero), 20480),
+    ],
+    ids=["seanet", "mimi"],
+)
+def test_seanet_initial_latent_varies_in_time(build: Callable[[bool], nn.Module], samples: int) -> None:
     """With PyTorch's random biases the tiny SEANet latent was a constant plus a small signal (time std /
-    |mean| ~0.17): a few Adam steps then moved every frame together, further than they spread, and EMA
-    codebook levels fell to one or two codes (benchmarks/latent_spread.py)."""
-    audio = speech_like()
+    |mean| ~0.17 for SEANet, ~0.39 for Mimi): a few Adam steps then moved every frame together, further
+    than they spread, and EMA codebook levels fell to one or two codes (benchmarks/latent_spread.py)."""
+    audio = speech_like(samples=samples)
     spreads = {}
     for zero in (False, True):
         torch.manual_seed(0)
-        encoder = SEANetEncoder(channels=16, latent_dim=128, lstm_layers=1, zero_bias_init=zero)
+        encoder = build(zero)
         with torch.no_grad():
             latent = encoder(audio)
         spreads[zero] = float(latent.std(-1).mean() / latent.mean(-1).abs().mean())
