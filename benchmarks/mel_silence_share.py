@@ -16,12 +16,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 import torch
 
-from codecbench.audio.spectral import mel_filterbank, stft_magnitude
+from codecbench.audio.io import read_audio
+from codecbench.bench.audio import find_audio_files
 from codecbench.bench.systems import CheckpointSystem
-from codecbench.metrics.spectral import CLAMP_EPS, MEL_BANDS, MEL_WINDOWS
+from codecbench.metrics.spectral import CLAMP_EPS, MEL_WINDOWS, log_mel_scales
 
 SILENCE_DECADES = 1.0  # a frame is silent when every band of the reference is below 10 x the clamp
 
@@ -43,13 +43,10 @@ class MelSplit:
 
 def split_distance(reference: np.ndarray, estimate: np.ndarray, sample_rate: int) -> tuple[float, float, float]:
     """(silent part, other part, fraction of silent frames); the parts sum to the bench mel distance."""
-    both = torch.from_numpy(np.stack([reference, estimate]).astype(np.float32))
     silent_part = voiced_part = silent_fraction = 0.0
-    for window, n_mels in zip(MEL_WINDOWS, MEL_BANDS):
-        mag = stft_magnitude(both, window, window // 4, center=True, pad_mode="reflect", eps=0.0)
-        logs = (mel_filterbank(sample_rate, window, n_mels) @ mag).clamp_min(CLAMP_EPS).log10()
-        diff = (logs[0] - logs[1]).abs()  # [bands, frames]
-        silent = logs[0].amax(dim=0) <= np.log10(CLAMP_EPS) + SILENCE_DECADES
+    for log_ref, log_est in log_mel_scales(reference, estimate, sample_rate):
+        diff = (log_ref - log_est).abs()  # [bands, frames]
+        silent = log_ref.amax(dim=0) <= np.log10(CLAMP_EPS) + SILENCE_DECADES
         silent_part += float(diff[:, silent].sum()) / diff.numel()
         voiced_part += float(diff[:, ~silent].sum()) / diff.numel()
         silent_fraction += float(silent.float().mean()) / len(MEL_WINDOWS)
@@ -57,16 +54,13 @@ def split_distance(reference: np.ndarray, estimate: np.ndarray, sample_rate: int
 
 
 def measure(checkpoint: str, files: list[Path]) -> MelSplit:
+    """Each file, mixed to mono at the codec's rate, through the codec as ``bench`` runs it."""
     system = CheckpointSystem.from_checkpoint(checkpoint)[0]
     parts = np.zeros(3)
     for path in files:
-        audio, sample_rate = sf.read(path, dtype="float32", always_2d=False)
-        if audio.ndim != 1:
-            raise ValueError(f"{path}: expected mono audio, got {audio.shape[1]} channels")
-        if sample_rate != system.sample_rate:
-            raise ValueError(f"{path}: {sample_rate} Hz, but {checkpoint} is a {system.sample_rate} Hz codec")
+        audio, _ = read_audio(path, system.sample_rate)
         decoded, _ = system.process(audio)
-        parts += split_distance(audio, decoded, sample_rate)
+        parts += split_distance(audio, decoded, system.sample_rate)
     silent, voiced, fraction = parts / len(files)
     return MelSplit(checkpoint, len(files), float(silent), float(voiced), float(fraction))
 
@@ -74,12 +68,13 @@ def measure(checkpoint: str, files: list[Path]) -> MelSplit:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoints", nargs="+", help="checkpoint files or run directories")
-    parser.add_argument("--data", required=True, help="folder of reference audio files (flac/wav)")
+    parser.add_argument("--data", required=True, help="folder of reference audio files (searched recursively)")
     parser.add_argument("--json", default=None, help="write the results here")
     args = parser.parse_args()
-    files = sorted(p for p in Path(args.data).iterdir() if p.suffix.lower() in {".flac", ".wav"})
-    if not files:
-        parser.error(f"{args.data}: no .flac or .wav files")
+    try:
+        files = find_audio_files(args.data)
+    except FileNotFoundError as error:
+        parser.error(str(error))
     torch.manual_seed(0)
     results = [measure(checkpoint, files) for checkpoint in args.checkpoints]
     for r in results:

@@ -14,8 +14,11 @@ Both depend on the sample rate; compare systems at the same rate only.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import torch
+from torch import Tensor
 
 from codecbench.audio.spectral import mel_filterbank, stft_magnitude
 from codecbench.metrics.base import METRICS, Metric
@@ -33,6 +36,23 @@ def _magnitudes(ref: np.ndarray, est: np.ndarray, window: int) -> tuple[torch.Te
     return mag[0], mag[1]
 
 
+def log_mel_scales(
+    reference: np.ndarray,
+    estimate: np.ndarray,
+    sample_rate: int,
+    windows: tuple[int, ...] = MEL_WINDOWS,
+    bands: tuple[int, ...] = MEL_BANDS,
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """Per scale, the clamped log10 mels [bands, frames] of reference and estimate (what ``mel`` compares)."""
+    if len(windows) != len(bands):
+        raise ValueError(f"mel distance: {len(windows)} windows but {len(bands)} band counts")
+    ref, est = check_pair(reference, estimate, "mel")
+    for window, n_mels in zip(windows, bands):
+        mag_ref, mag_est = _magnitudes(ref, est, window)
+        fb = mel_filterbank(sample_rate, window, n_mels)
+        yield (fb @ mag_ref).clamp_min(CLAMP_EPS).log10(), (fb @ mag_est).clamp_min(CLAMP_EPS).log10()
+
+
 def mel_distance(
     reference: np.ndarray,
     estimate: np.ndarray,
@@ -41,17 +61,8 @@ def mel_distance(
     bands: tuple[int, ...] = MEL_BANDS,
 ) -> float:
     """Sum over scales of the mean absolute log10-mel difference (see the module docstring)."""
-    if len(windows) != len(bands):
-        raise ValueError(f"mel distance: {len(windows)} windows but {len(bands)} band counts")
-    ref, est = check_pair(reference, estimate, "mel")
-    total = 0.0
-    for window, n_mels in zip(windows, bands):
-        mag_ref, mag_est = _magnitudes(ref, est, window)
-        fb = mel_filterbank(sample_rate, window, n_mels)
-        log_ref = (fb @ mag_ref).clamp_min(CLAMP_EPS).log10()
-        log_est = (fb @ mag_est).clamp_min(CLAMP_EPS).log10()
-        total += float((log_ref - log_est).abs().mean())
-    return total
+    scales = log_mel_scales(reference, estimate, sample_rate, windows, bands)
+    return sum((float((log_ref - log_est).abs().mean()) for log_ref, log_est in scales), 0.0)
 
 
 def stft_distance(

@@ -3,10 +3,7 @@ the reference's silence lands in the silent part."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 
 import numpy as np
@@ -14,19 +11,12 @@ import pytest
 
 from codecbench.metrics.spectral import mel_distance
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "mel_silence_share.py"
 SAMPLE_RATE = 16000
 
 
 @pytest.fixture(scope="module")
-def share() -> Iterator[ModuleType]:
-    spec = importlib.util.spec_from_file_location("mel_silence_share", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve their module by name
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+def share(benchmark_script: Callable[[str], ModuleType]) -> ModuleType:
+    return benchmark_script("mel_silence_share")
 
 
 def speech_with_silence() -> np.ndarray:
