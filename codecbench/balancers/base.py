@@ -27,7 +27,9 @@ class Balancer(ABC):
 
     ``losses`` depend on the model only through ``output`` (the decoder output) and may be
     rescaled at that point; ``direct`` losses (the quantizer penalty, distillation) are
-    back-propagated as they are, times their weight (default 1).
+    back-propagated as they are, times their weight (default 1). ``weight_scales`` multiplies
+    the configured weights of the named output losses for this call only (a float or a
+    scalar tensor each, >= 0): the trainer's adversary gate passes it.
     """
 
     @abstractmethod
@@ -37,6 +39,7 @@ class Balancer(ABC):
         output: Tensor,
         direct: Mapping[str, Tensor],
         measure_shares: bool = False,
+        weight_scales: Mapping[str, Tensor | float] | None = None,
     ) -> BalancerResult: ...
 
 

@@ -23,6 +23,13 @@ def check_weights(weights: Mapping[str, float], names: Sequence[str], balancer: 
     return out
 
 
+def scaled_weights(
+    weights: Mapping[str, float], scales: Mapping[str, Tensor | float] | None
+) -> dict[str, Tensor | float]:
+    """``weights`` with each name in ``scales`` multiplied by its scale (the others unchanged)."""
+    return {name: weight * scales[name] if scales and name in scales else weight for name, weight in weights.items()}
+
+
 def grad_at_output(loss: Tensor, output: Tensor) -> Tensor:
     """d loss / d output, keeping the graph; zeros when the loss does not reach ``output``."""
     if not loss.requires_grad or not output.requires_grad:

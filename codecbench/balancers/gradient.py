@@ -16,6 +16,7 @@ from codecbench.balancers.common import (
     grad_at_output,
     gradient_norm,
     raw_metrics,
+    scaled_weights,
     shares_from_norms,
     weighted_direct_sum,
 )
@@ -83,8 +84,9 @@ class GradientBalancer(Balancer):
         output: Tensor,
         direct: Mapping[str, Tensor],
         measure_shares: bool = False,
+        weight_scales: Mapping[str, Tensor | float] | None = None,
     ) -> BalancerResult:
-        weights = check_weights(self.weights, list(losses), "gradient")
+        configured = check_weights(self.weights, list(losses), "gradient")
         metrics = raw_metrics(losses, direct)
         direct_total = weighted_direct_sum(direct, self.weights)
         effective = sum(
@@ -94,9 +96,13 @@ class GradientBalancer(Balancer):
         if not losses:
             backward_once(output, None, direct_total)
             return BalancerResult(total=effective, metrics=metrics)
-        weight_sum = sum(weights.values())
-        if weight_sum <= 0:
-            raise ValueError(f"gradient balancer: the weights of the balanced losses sum to {weight_sum}; need > 0")
+        if sum(configured.values()) <= 0:
+            raise ValueError(
+                f"gradient balancer: the weights of the balanced losses sum to {sum(configured.values())}; need > 0"
+            )
+        weights = scaled_weights(configured, weight_scales)
+        # a tensor when the weights are scaled (no host sync); all-zero scaled weights give zero scales
+        weight_sum = torch.as_tensor(sum(weights.values()), device=output.device).clamp_min(1e-12)
         names = list(losses)
         grads = {name: grad_at_output(losses[name], output) for name in names}
         local = torch.stack([gradient_norm(grads[name], self.per_batch_item) for name in names])

@@ -14,6 +14,7 @@ from codecbench.balancers.common import (
     grad_at_output,
     gradient_norm,
     raw_metrics,
+    scaled_weights,
     shares_from_norms,
     weighted_direct_sum,
 )
@@ -44,8 +45,9 @@ class WeightedBalancer(Balancer):
         output: Tensor,
         direct: Mapping[str, Tensor],
         measure_shares: bool = False,
+        weight_scales: Mapping[str, Tensor | float] | None = None,
     ) -> BalancerResult:
-        weights = check_weights(self.weights, list(losses), "weighted")
+        weights = scaled_weights(check_weights(self.weights, list(losses), "weighted"), weight_scales)
         metrics = raw_metrics(losses, direct)
         shares: dict[str, float] = {}
         output_grad: Tensor | None = None
@@ -62,7 +64,8 @@ class WeightedBalancer(Balancer):
                 output_grad = grad_at_output(sum(reaching[1:], reaching[0]), output)
         backward_once(output, output_grad, weighted_direct_sum(direct, self.weights))
         total = sum(
-            (float(self.weights.get(name, 1.0)) * loss.detach().float() for name, loss in {**losses, **direct}.items()),
+            (weights.get(name, float(self.weights.get(name, 1.0))) * loss.detach().float()
+             for name, loss in {**losses, **direct}.items()),
             torch.zeros((), device=output.device),
         )
         return BalancerResult(total=total, shares=shares, metrics=metrics)

@@ -721,8 +721,10 @@ RULES: tuple[Rule, ...] = (
         "feature-matching term of a discriminator whose logits are still near zero (at chance). The balancer "
         "scales that noise up by thousands and the reconstruction terms keep only their own small share.",
         "Start the adversary later (codecbench.train.adversary_warmup_steps) or make the discriminator learn "
-        "faster (DISCRIMINATOR_LR, a larger discriminator); lower that term's balancer weight until the "
-        "discriminator separates real from reconstructed audio; check discriminator_not_learning.",
+        "faster (DISCRIMINATOR_LR, a larger discriminator); or gate the adversarial terms by the discriminator's "
+        "margin (codecbench.train.adversary_full_margin, with discriminator_warmup_steps = 0) so that they get "
+        "weight only as the discriminator separates real from reconstructed audio; check "
+        "discriminator_not_learning.",
     ),
     Rule(
         "loudness_mismatch",

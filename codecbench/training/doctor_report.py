@@ -237,7 +237,7 @@ PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("fidelity (dB)", ("snr_db", "si_sdr_db", "val snr_db", "val si_sdr_db")),
     ("codebook perplexity", ("codebook/q*/perplexity",)),
     ("gradient shares", ("encoder/penalty_share", "share/*")),
-    ("discriminator", ("disc/accuracy", "disc/margin", "disc/feature_relative")),
+    ("discriminator", ("disc/accuracy", "disc/margin", "disc/feature_relative", "adversary_gate")),
     ("losses (train)", ("train loss/*",)),
     ("gradient norms", ("grad_norm/*",)),
     ("weight norms", ("param_norm/*",)),

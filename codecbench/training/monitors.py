@@ -67,6 +67,14 @@ def codebook_monitors(metrics: Mapping[str, Tensor], codebook_sizes: Sequence[in
     return values
 
 
+def logit_margin(real: Sequence[DiscriminatorOutput], fake: Sequence[DiscriminatorOutput]) -> Tensor:
+    """Mean real logit minus mean fake logit, averaged over sub-discriminators (detached, float32)."""
+    margins = [r.logits.detach().float().mean() - f.logits.detach().float().mean() for r, f in zip(real, fake)]
+    if not margins:
+        raise ValueError("logit margin: the discriminator returned no outputs")
+    return torch.stack(margins).mean()
+
+
 def discriminator_monitors(
     real: Sequence[DiscriminatorOutput], fake: Sequence[DiscriminatorOutput]
 ) -> dict[str, float]:
@@ -75,10 +83,9 @@ def discriminator_monitors(
     ``disc/feature_distance`` is the mean |real - fake| over all feature maps (what feature
     matching minimises); ``disc/feature_relative`` divides it by the mean |real| feature.
     """
-    margins, accuracies, distances, magnitudes = [], [], [], []
+    accuracies, distances, magnitudes = [], [], []
     for r, f in zip(real, fake):
         r_logits, f_logits = r.logits.detach().float(), f.logits.detach().float()
-        margins.append(r_logits.mean() - f_logits.mean())
         if r_logits.shape == f_logits.shape:
             accuracies.append((r_logits > f_logits).float().mean())
         for r_map, f_map in zip(r.feature_maps, f.feature_maps):
@@ -86,8 +93,8 @@ def discriminator_monitors(
             distances.append((r_map - f_map).abs().mean())
             magnitudes.append(r_map.abs().mean())
     values: dict[str, float] = {}
-    if margins:
-        values["disc/margin"] = float(torch.stack(margins).mean())
+    if real and fake:
+        values["disc/margin"] = float(logit_margin(real, fake))
     if accuracies:
         values["disc/accuracy"] = float(torch.stack(accuracies).mean())
     if distances:

@@ -24,6 +24,7 @@ from codecbench.training.monitors import (
     count_nonfinite,
     count_nonfinite_grads,
     discriminator_monitors,
+    logit_margin,
 )
 from codecbench.training.schedules import WarmupScheduler
 from codecbench.types import CodecOutput, DiscriminatorOutput
@@ -74,6 +75,7 @@ class GeneratorStepResult:
 class DiscriminatorStepResult:
     loss: Tensor  # detached
     update: UpdateResult
+    margin: Tensor  # real-minus-fake logit margin before the update (detached; no host sync)
     monitors: dict[str, float] = field(default_factory=dict)
 
 
@@ -137,7 +139,8 @@ def discriminator_step(
         loss.backward()
     update = apply_update(parts, info, count_bad=measure)
     monitors = discriminator_monitors(real, fake) if measure else {}
-    return DiscriminatorStepResult(loss=loss.detach(), update=update, monitors=monitors)
+    return DiscriminatorStepResult(loss=loss.detach(), update=update, margin=logit_margin(real, fake),
+                                   monitors=monitors)
 
 
 def split_losses(
@@ -163,11 +166,13 @@ def generator_step(
     autocast: Autocast,
     info: DistInfo,
     measure: bool = False,
+    adversary_scale: Tensor | None = None,
 ) -> GeneratorStepResult:
     """Compute the generator losses on ``output``, balance them, back-propagate and update.
 
     Loss terms with ``needs_discriminator`` are skipped when ``discriminator`` is None (no
-    adversary yet). ``discriminator`` must be the bare module (not a DDP wrapper). Under DDP,
+    adversary yet); ``adversary_scale`` (the adversary gate, 0..1) multiplies their balancer
+    weights. ``discriminator`` must be the bare module (not a DDP wrapper). Under DDP,
     call this (and the forward pass) inside :func:`no_gradient_sync` of the codec wrapper.
     """
     parts.optimizer.zero_grad(set_to_none=True)
@@ -190,7 +195,9 @@ def generator_step(
     penalty_weight = float(getattr(balancer, "weights", {}).get(PENALTY, 1.0))  # balancers weight direct losses
     probe = LatentGradientProbe(output.latent, output.penalty, penalty_weight) if measure else None
     with record_function(GENERATOR_BACKWARD):
-        result = balancer.backward(at_output, output.audio, direct, measure_shares=measure)
+        gated = {} if adversary_scale is None else {"weight_scales": {
+            name: adversary_scale for name in at_output if active[name].needs_discriminator}}
+        result = balancer.backward(at_output, output.audio, direct, measure_shares=measure, **gated)
     update = apply_update(parts, info, count_bad=measure)
     logged = {name: value.detach() for name, value in values.items()}
     logged[PENALTY] = output.penalty.detach().float()

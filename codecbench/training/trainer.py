@@ -31,10 +31,12 @@ from codecbench.balancers.base import Balancer
 from codecbench.errors import CodecbenchError
 from codecbench.losses.base import LossInputs, LossTerm
 from codecbench.training import checkpoint as ckpt
+from codecbench.training.adversary_gate import MarginGate
 from codecbench.training.batches import BatchStream
 from codecbench.training.callbacks import RunContext, StepRecord, StopRequest, TrainerCallback
 from codecbench.training.distributed import (
     DistInfo,
+    all_reduce_sum,
     any_rank,
     gather_objects,
     init_distributed,
@@ -92,6 +94,8 @@ class TrainSettings:
     discriminator_grad_clip: float | None = None
     discriminator_update_probability: float = 1.0
     adversary_warmup_steps: int = 0
+    discriminator_warmup_steps: int | None = None
+    adversary_full_margin: float | None = None
     skip_nonfinite: bool = True
     log_every: int = 10
     monitor_every: int = 50
@@ -112,6 +116,12 @@ class TrainSettings:
             raise TrainingConfigError(
                 f"discriminator_update_probability must be in [0, 1], got {self.discriminator_update_probability}"
             )
+        if self.discriminator_warmup_steps is not None and self.discriminator_warmup_steps < 0:
+            raise TrainingConfigError(
+                f"discriminator_warmup_steps must be >= 0 (or None), got {self.discriminator_warmup_steps}"
+            )
+        if self.adversary_full_margin is not None and not self.adversary_full_margin > 0:
+            raise TrainingConfigError(f"adversary_full_margin must be > 0 (or None), got {self.adversary_full_margin}")
         if self.max_steps < 0 or self.batch_size < 1:
             raise TrainingConfigError(
                 f"need max_steps >= 0 and batch_size >= 1, got {self.max_steps} and {self.batch_size}"
@@ -299,6 +309,9 @@ class Trainer:
                 s.discriminator_lr_warmup_steps, s.discriminator_grad_clip,
             )  # fmt: skip
         self.ema = WeightEMA(self.codec, s.ema_decay) if s.ema_decay else None
+        self.gate = (
+            MarginGate(s.adversary_full_margin) if s.adversary_full_margin and self.discriminator is not None else None
+        )
         if self.resume and existing is not None:
             self._restore(existing)
         self.codec_train = self._wrap(self.codec)
@@ -435,7 +448,10 @@ class Trainer:
         step = self.step + 1
         measure = s.monitor_every > 0 and step % s.monitor_every == 0
         adversary = self.discriminator is not None and step > s.adversary_warmup_steps
-        update_d = adversary and _discriminator_draw(s.seed, step) < s.discriminator_update_probability
+        discriminator_warmup = s.adversary_warmup_steps if s.discriminator_warmup_steps is None else (
+            s.discriminator_warmup_steps)
+        update_d = (self.discriminator is not None and step > discriminator_warmup
+                    and _discriminator_draw(s.seed, step) < s.discriminator_update_probability)
         d_result: DiscriminatorStepResult | None = None
         self._add("lr/generator", float(self.generator.optimizer.param_groups[0]["lr"]))  # the rate this step uses
         if update_d and self.discriminator_parts is not None:
@@ -450,11 +466,16 @@ class Trainer:
                     parts=self.discriminator_parts, reference=batch, reconstruction=output.audio,
                     autocast=self._autocast, info=self.info, measure=measure,
                 )  # fmt: skip
+            if d_result is not None and self.gate is not None:
+                self.gate.update(all_reduce_sum(d_result.margin.clone(), self.info) / self.info.world_size)
+            gate = self.gate.value if self.gate is not None and adversary else None
             g_result = generator_step(
                 output=output, reference=batch, loss_terms=self.losses, balancer=self.parts.balancer,
                 discriminator=self.discriminator_plain if adversary else None, parts=self.generator,
-                autocast=self._autocast, info=self.info, measure=measure,
+                autocast=self._autocast, info=self.info, measure=measure, adversary_scale=gate,
             )  # fmt: skip
+            if gate is not None:
+                self._add("adversary_gate", gate)
         if self.ema is not None:
             self.ema.update(self.codec)
         self.step = step
@@ -523,6 +544,9 @@ class Trainer:
         values.update(codebook_monitors(output.metrics, self.codebook_sizes))
         values.update(g.monitors)
         values["adversary_active"] = float(adversary)
+        if self.gate is not None:
+            values["adversary_gate"] = float(self.gate.value) if adversary else 0.0
+            values["adversary_gate/margin"] = float(self.gate.margin)
         values["bits_per_second"] = float(output.bits_per_second)
         for name, value in g.losses.items():
             values[f"loss/{name}"] = float(value)
@@ -586,6 +610,7 @@ class Trainer:
             "discriminator_optimizer": d_parts.optimizer.state_dict() if d_parts else None,
             "discriminator_scheduler": d_parts.scheduler.state_dict() if d_parts else None,
             "balancer": balancer_state,
+            "adversary_gate": self.gate.state_dict() if self.gate is not None else None,
             "rng": rng_states,
             "data": self.stream.state_dict(),
             "world_size": self.info.world_size,
@@ -620,6 +645,8 @@ class Trainer:
                 self.discriminator_parts.scheduler.load_state_dict(payload["discriminator_scheduler"])
             if self.ema is not None and payload.get("codec_ema") is not None:
                 self.ema.load_state_dict(payload["codec_ema"])
+            if self.gate is not None and payload.get("adversary_gate") is not None:
+                self.gate.load_state_dict(payload["adversary_gate"])
             if payload.get("balancer") is not None and hasattr(self.parts.balancer, "load_state_dict"):
                 self.parts.balancer.load_state_dict(payload["balancer"])
         except (RuntimeError, KeyError, ValueError) as error:
@@ -694,6 +721,8 @@ def _configured_train(
     discriminator_grad_clip: float | None = None,
     discriminator_update_probability: float = 1.0,
     adversary_warmup_steps: int = 0,
+    discriminator_warmup_steps: int | None = None,
+    adversary_full_margin: float | None = None,
     data_paths: Sequence[str] | None = None,
     validation_paths: Sequence[str] | None = None,
     batch_size: int = 8,
@@ -743,7 +772,12 @@ def _configured_train(
       generator_lr_warmup_steps, discriminator_lr_warmup_steps: linear LR warm-up over that many updates.
       generator_grad_clip, discriminator_grad_clip: max total gradient norm (None = no clipping).
       discriminator_update_probability: chance of a D update per step (EnCodec 2/3).
-      adversary_warmup_steps: steps trained without the adversary (no D update, no adversarial losses).
+      adversary_warmup_steps: steps trained without the adversarial losses (and, by default, without D updates).
+      discriminator_warmup_steps: steps before the first D update (None = adversary_warmup_steps); fewer lets
+        the discriminator learn against the reconstruction-only generator before its gradients reach it.
+      adversary_full_margin: gate the adversarial terms (those that need the discriminator): their balancer
+        weights are scaled by clamp(m / adversary_full_margin, 0, 1), m a running average of the discriminator's
+        real-minus-fake logit margin (training/adversary_gate.py). None = no gate.
       data_paths, validation_paths: override the dataset's paths (``--data``, ``--val-data``).
       batch_size, num_workers, max_steps, max_minutes (wall-clock budget of this invocation), seed.
       device: auto | cpu | cuda. precision: auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16 (autocast,
@@ -762,7 +796,9 @@ def _configured_train(
         discriminator_lr_warmup_steps=discriminator_lr_warmup_steps,
         generator_grad_clip=generator_grad_clip, discriminator_grad_clip=discriminator_grad_clip,
         discriminator_update_probability=discriminator_update_probability,
-        adversary_warmup_steps=adversary_warmup_steps, skip_nonfinite=skip_nonfinite, log_every=log_every,
+        adversary_warmup_steps=adversary_warmup_steps, discriminator_warmup_steps=discriminator_warmup_steps,
+        adversary_full_margin=adversary_full_margin,
+        skip_nonfinite=skip_nonfinite, log_every=log_every,
         monitor_every=monitor_every, validation_every=validation_every, validation_items=validation_items,
         validation_batch_size=validation_batch_size, validation_examples=validation_examples,
         checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, progress=progress, wandb=wandb,

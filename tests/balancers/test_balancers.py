@@ -217,3 +217,33 @@ def test_registry_and_bad_weights() -> None:
         BALANCERS.create("gradient", weights={"l1": -1.0, "mse": 1.0, "adv": 1.0}).backward(losses, output, direct)
     with pytest.raises(ValueError, match="ema_decay"):
         GradientBalancer({}, ema_decay=1.0)
+
+
+@pytest.mark.parametrize("scale", [0.0, 0.25, 1.0])
+def test_gradient_balancer_weight_scales_set_the_gated_share(scale: float) -> None:
+    model, _ = _toy_pair()
+    losses, output, direct = _losses(model)
+    result = GradientBalancer(BALANCE_WEIGHTS).backward(
+        losses, output, direct, weight_scales={"adv": torch.tensor(scale)})
+    scaled = {**BALANCE_WEIGHTS, "adv": BALANCE_WEIGHTS["adv"] * scale}
+    for name, weight in scaled.items():
+        assert result.shares[name] == pytest.approx(weight / sum(scaled.values()), abs=1e-5), name
+
+
+def test_gradient_balancer_with_every_balanced_weight_gated_to_zero_sends_no_gradient() -> None:
+    model, _ = _toy_pair()
+    losses, output, direct = _losses(model)
+    result = GradientBalancer(BALANCE_WEIGHTS).backward(losses, output, {}, weight_scales=dict.fromkeys(losses, 0.0))
+    assert all(p.grad is None or torch.count_nonzero(p.grad) == 0 for p in model.parameters())
+    assert torch.isfinite(result.total) and result.total.item() == 0.0
+
+
+def test_weighted_balancer_weight_scales_equal_scaled_weights() -> None:
+    model, manual = _toy_pair()
+    losses, output, direct = _losses(model)
+    result = WeightedBalancer(WEIGHTS).backward(losses, output, direct, weight_scales={"adv": torch.tensor(0.5)})
+    expected = WeightedBalancer({**WEIGHTS, "adv": WEIGHTS["adv"] * 0.5})
+    m_losses, m_output, m_direct = _losses(manual)
+    expected_result = expected.backward(m_losses, m_output, m_direct)
+    _assert_same_generator_grads(_grads(model), _grads(manual))
+    assert result.total.item() == pytest.approx(expected_result.total.item(), rel=1e-6)

@@ -24,6 +24,8 @@ STATEFUL = [
     "codecbench.train.balancer = @codecbench.balancers.gradient()",
     "codecbench.balancers.gradient.weights = {'l1': 1.0, 'mel': 1.0, 'adversarial': 1.0, 'feature': 2.0}",
     "codecbench.train.discriminator_update_probability = 0.5",
+    "codecbench.train.discriminator_warmup_steps = 0",
+    "codecbench.train.adversary_full_margin = 0.01",  # the gate's running margin is resumed too
     "codecbench.datasets.folder.crops_per_epoch = 12",  # 3 batches per epoch: the resume lands mid-epoch
 ]
 
@@ -48,7 +50,9 @@ def test_resumed_run_matches_uninterrupted_run(audio_dir: Path, tmp_path: Path) 
     full, part = losses_by_step(tmp_path / "full"), losses_by_step(tmp_path / "part")
     assert sorted(part) == [1, 2, 3, 4, 5, 6]  # records after the resumed step were dropped, then rewritten
     for step in (5, 6):
-        for key in ("loss/l1", "loss/mel", "loss/adversarial", "loss/feature", "loss/total", "lr/generator"):
+        assert 0.0 < full[step]["adversary_gate"] <= 1.0  # the gate is open: it shapes the losses compared
+        for key in ("loss/l1", "loss/mel", "loss/adversarial", "loss/feature", "loss/total", "lr/generator",
+                    "adversary_gate"):
             assert part[step][key] == pytest.approx(full[step][key], rel=1e-5, abs=1e-7), (step, key)
         assert ("loss/discriminator" in part[step]) == ("loss/discriminator" in full[step]), step
         if "loss/discriminator" in full[step]:

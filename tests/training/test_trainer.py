@@ -100,6 +100,43 @@ def test_same_seed_same_losses_and_gan_parts_run(audio_dir: Path, tmp_path: Path
     assert monitor["disc/feature_distance"] == pytest.approx(monitor["loss/feature"], rel=1e-4)
 
 
+def test_discriminator_can_start_before_the_adversarial_losses(audio_dir: Path, tmp_path: Path) -> None:
+    parse_recipe(TINY_GAN, [data_binding(audio_dir), "codecbench.train.max_steps = 5",
+                            "codecbench.train.validation_every = 0", "codecbench.train.monitor_every = 2",
+                            "codecbench.train.discriminator_update_probability = 1.0",
+                            "codecbench.train.adversary_warmup_steps = 3",
+                            "codecbench.train.discriminator_warmup_steps = 1"])
+    train(tmp_path / "run")
+    rows = {row["step"]: row for row in read_records(tmp_path / "run", "train")}
+    assert "loss/discriminator" not in rows[1]
+    assert all("loss/discriminator" in rows[step] for step in (2, 3, 4, 5))  # D learns from step 2 ...
+    assert all("loss/adversarial" not in rows[step] for step in (1, 2, 3))  # ... G sees it from step 4
+    assert all("loss/adversarial" in rows[step] and "loss/feature" in rows[step] for step in (4, 5))
+    lead = {row["step"]: row for row in read_records(tmp_path / "run", "monitor")}[2]
+    assert lead["adversary_active"] == 0.0 and "disc/margin" in lead and "share/adversarial" not in lead
+
+
+def test_adversary_gate_scales_the_adversarial_shares(audio_dir: Path, tmp_path: Path) -> None:
+    parse_recipe(TINY_GAN, [data_binding(audio_dir), "codecbench.train.max_steps = 4",
+                            "codecbench.train.validation_every = 0", "codecbench.train.monitor_every = 4",
+                            "codecbench.train.discriminator_warmup_steps = 0",
+                            "codecbench.train.adversary_full_margin = 1e6"])  # the gate stays ~closed
+    train(tmp_path / "run")
+    rows = {row["step"]: row for row in read_records(tmp_path / "run", "train")}
+    assert "adversary_gate" not in rows[2] and 0.0 <= rows[4]["adversary_gate"] < 1e-5  # logged once active
+    monitor = read_records(tmp_path / "run", "monitor")[-1]
+    assert monitor["adversary_gate"] == pytest.approx(rows[4]["adversary_gate"])
+    assert abs(monitor["adversary_gate/margin"]) < 10.0
+    assert monitor["share/adversarial"] < 1e-4 and monitor["share/feature"] < 1e-4
+    assert monitor["share/l1"] + monitor["share/mel"] == pytest.approx(1.0, abs=1e-4)
+
+
+def test_negative_discriminator_warmup_is_refused(audio_dir: Path, tmp_path: Path) -> None:
+    parse_recipe(TINY_GAN, [data_binding(audio_dir), "codecbench.train.discriminator_warmup_steps = -1"])
+    with pytest.raises(CodecbenchError, match="discriminator_warmup_steps must be >= 0"):
+        train(tmp_path / "run")
+
+
 def test_max_minutes_stops_cleanly_with_a_checkpoint(audio_dir: Path, tmp_path: Path) -> None:
     parse_recipe(TINY, [data_binding(audio_dir), "codecbench.train.max_steps = 1000"])
     result = train(tmp_path / "run", max_minutes=1e-6)
