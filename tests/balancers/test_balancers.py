@@ -232,7 +232,7 @@ def test_gradient_balancer_weight_scales_set_the_gated_share(scale: float) -> No
 
 def test_gradient_balancer_with_every_balanced_weight_gated_to_zero_sends_no_gradient() -> None:
     model, _ = _toy_pair()
-    losses, output, direct = _losses(model)
+    losses, output, _ = _losses(model)
     result = GradientBalancer(BALANCE_WEIGHTS).backward(losses, output, {}, weight_scales=dict.fromkeys(losses, 0.0))
     assert all(p.grad is None or torch.count_nonzero(p.grad) == 0 for p in model.parameters())
     assert torch.isfinite(result.total) and result.total.item() == 0.0
