@@ -109,6 +109,13 @@ class TrainSettings:
     wandb: bool = False
     wandb_project: str = "codecbench"
 
+    @property
+    def discriminator_start(self) -> int:
+        """Steps before the first discriminator update."""
+        if self.discriminator_warmup_steps is None:
+            return self.adversary_warmup_steps
+        return self.discriminator_warmup_steps
+
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
             raise TrainingConfigError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
@@ -448,9 +455,7 @@ class Trainer:
         step = self.step + 1
         measure = s.monitor_every > 0 and step % s.monitor_every == 0
         adversary = self.discriminator is not None and step > s.adversary_warmup_steps
-        discriminator_warmup = s.adversary_warmup_steps if s.discriminator_warmup_steps is None else (
-            s.discriminator_warmup_steps)
-        update_d = (self.discriminator is not None and step > discriminator_warmup
+        update_d = (self.discriminator is not None and step > s.discriminator_start
                     and _discriminator_draw(s.seed, step) < s.discriminator_update_probability)
         d_result: DiscriminatorStepResult | None = None
         self._add("lr/generator", float(self.generator.optimizer.param_groups[0]["lr"]))  # the rate this step uses
