@@ -20,6 +20,7 @@ from codecbench.balancers.common import (
     shares_from_norms,
     weighted_direct_sum,
 )
+from codecbench.utils.running_average import BiasCorrectedEMA
 
 
 def _average_across_processes(values: Tensor) -> Tensor:
@@ -63,20 +64,13 @@ class GradientBalancer(Balancer):
         self.ema_decay = float(ema_decay)
         self.per_batch_item = per_batch_item
         self.epsilon = float(epsilon)
-        self._ema_sum: dict[str, Tensor] = {}
-        self._ema_count: dict[str, Tensor] = {}
+        self._norm_averages: dict[str, BiasCorrectedEMA] = {}
 
     def _update_ema(self, norms: dict[str, Tensor]) -> dict[str, Tensor]:
-        averaged: dict[str, Tensor] = {}
-        for name, norm in norms.items():
-            previous_sum = self._ema_sum.get(name, torch.zeros_like(norm)).to(norm.device)
-            previous_count = self._ema_count.get(name, torch.zeros_like(norm)).to(norm.device)
-            finite = torch.isfinite(norm)
-            new_sum = torch.where(finite, previous_sum * self.ema_decay + torch.nan_to_num(norm), previous_sum)
-            new_count = torch.where(finite, previous_count * self.ema_decay + 1.0, previous_count)
-            self._ema_sum[name], self._ema_count[name] = new_sum, new_count
-            averaged[name] = new_sum / new_count.clamp_min(1e-12)
-        return averaged
+        return {
+            name: self._norm_averages.setdefault(name, BiasCorrectedEMA(self.ema_decay)).update(norm)
+            for name, norm in norms.items()
+        }
 
     def backward(
         self,
@@ -96,10 +90,9 @@ class GradientBalancer(Balancer):
         if not losses:
             backward_once(output, None, direct_total)
             return BalancerResult(total=effective, metrics=metrics)
-        if sum(configured.values()) <= 0:
-            raise ValueError(
-                f"gradient balancer: the weights of the balanced losses sum to {sum(configured.values())}; need > 0"
-            )
+        configured_sum = sum(configured.values())
+        if configured_sum <= 0:
+            raise ValueError(f"gradient balancer: the weights of the balanced losses sum to {configured_sum}; need > 0")
         weights = scaled_weights(configured, weight_scales)
         # a tensor when the weights are scaled (no host sync); all-zero scaled weights give zero scales
         weight_sum = torch.as_tensor(sum(weights.values()), device=output.device).clamp_min(1e-12)
@@ -124,10 +117,13 @@ class GradientBalancer(Balancer):
     def state_dict(self) -> dict[str, Any]:
         """EMA state, for resuming (floats, safe for ``torch.load(weights_only=True)``)."""
         return {
-            "ema_sum": {name: float(value) for name, value in self._ema_sum.items()},
-            "ema_count": {name: float(value) for name, value in self._ema_count.items()},
+            "ema_sum": {name: float(average.total) for name, average in self._norm_averages.items()},
+            "ema_count": {name: float(average.count) for name, average in self._norm_averages.items()},
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        self._ema_sum = {name: torch.tensor(float(v)) for name, v in state.get("ema_sum", {}).items()}
-        self._ema_count = {name: torch.tensor(float(v)) for name, v in state.get("ema_count", {}).items()}
+        counts = state.get("ema_count", {})
+        self._norm_averages = {}
+        for name, total in state.get("ema_sum", {}).items():
+            self._norm_averages[name] = BiasCorrectedEMA(self.ema_decay)
+            self._norm_averages[name].load(total, counts[name])
